@@ -1,0 +1,37 @@
+export {
+  ASYMMETRIC_RPS,
+  CONTROL_RPS,
+  CUSTOM_KEY_STORE_RPS,
+  DATA_KEY_PAIR_RPS,
+  DATA_KEY_PAIR_SPECS,
+  QUOTA_PROFILES,
+  SYMMETRIC_RPS,
+  SYMMETRIC_TIER2_REGIONS,
+  SYMMETRIC_TIER3_REGIONS,
+  defaultQuota,
+  isChinaRegion,
+  type QuotaPool,
+  type QuotaProfile,
+} from './table.js';
+export {
+  resolveQuotas,
+  validateQuotas,
+  type QuotaLookup,
+  type QuotaOptions,
+  type QuotasSetting,
+} from './options.js';
+export {
+  CRYPTO_OPERATIONS,
+  KMS_OPERATIONS,
+  NON_IDEMPOTENT_OPERATIONS,
+  classifyOperation,
+  familyOfKeySpec,
+  isKnownControlOperation,
+  keyIdOf,
+  keyInfoFromResponse,
+  type BillingClass,
+  type Classification,
+  type KeyInfo,
+  type KmsOperation,
+  type QuotaCharge,
+} from './classify.js';
