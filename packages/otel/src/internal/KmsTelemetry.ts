@@ -1,0 +1,429 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import {
+  SpanKind,
+  SpanStatusCode,
+  context,
+  diag,
+  metrics,
+  trace,
+  type Attributes,
+  type BatchObservableResult,
+  type Meter,
+  type MeterProvider,
+  type Span,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_RPC_METHOD,
+} from '@opentelemetry/semantic-conventions';
+import {
+  CHANNEL_NAMES,
+  type AttemptEndMessage,
+  type BillingClass,
+  type CacheMessage,
+  type LimiterWaitMessage,
+  type OperationEndMessage,
+  type OperationStartMessage,
+  type RateMessage,
+  type RetryMessage,
+  type ThrottleMessage,
+} from '@steadykms/core';
+import {
+  ATTR_ATTEMPT,
+  ATTR_ATTEMPT_DURATION_MS,
+  ATTR_ATTEMPT_OUTCOME,
+  ATTR_ATTEMPTS,
+  ATTR_BILLING_CLASS,
+  ATTR_CACHE_EVENT,
+  ATTR_CACHE_NAME,
+  ATTR_CACHE_REASON,
+  ATTR_CACHE_RESULT,
+  ATTR_COST_USD,
+  ATTR_ERROR_CODE,
+  ATTR_INCOMPLETE,
+  ATTR_KMS_KEY,
+  ATTR_KMS_KEY_ALIAS,
+  ATTR_KMS_KEY_ARN,
+  ATTR_KMS_KEY_ID,
+  ATTR_LIMITER_PRIORITY,
+  ATTR_LIMITER_RATE,
+  ATTR_LIMITER_WAIT_MS,
+  ATTR_QUOTA_POOL,
+  ATTR_RETRIES,
+  ATTR_RETRY_DELAY_MS,
+  ATTR_RETRY_REASON,
+  ATTR_THROTTLES,
+  EVENT_ATTEMPT,
+  EVENT_CACHE,
+  EVENT_LIMITER_WAIT,
+  EVENT_RETRY,
+  EVENT_THROTTLE,
+} from '../attributes.js';
+import { ContextAuditor } from '../audit/ContextAuditor.js';
+import { billingClassOf, pricePerRequest, resolvePrices, type PriceTable } from '../cost/prices.js';
+import {
+  ATTR_AWS_REQUEST_ID,
+  ATTR_CLOUD_ACCOUNT_ID,
+  ATTR_CLOUD_REGION,
+  ATTR_RPC_SERVICE,
+  ATTR_RPC_SYSTEM,
+  RPC_SYSTEM_VALUE_AWS_API,
+} from '../semconv.js';
+import type { KmsUsage, SteadyKmsOtelOptions } from '../types.js';
+import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION } from '../version.js';
+import { createInstruments, observeLimiter, type Instruments } from './instruments.js';
+
+const log = diag.createComponentLogger({ namespace: INSTRUMENTATION_NAME });
+
+/** One logical operation between its start and end messages. */
+interface OpenOperation {
+  readonly start: OperationStartMessage;
+  readonly span: Span;
+  retries: number;
+}
+
+type Handler = (message: unknown, name: string | symbol) => void;
+
+function zeroCounts(): Record<BillingClass, number> {
+  return { standard: 0, asymmetric: 0, 'ecc-data-key-pair': 0, 'rsa-data-key-pair': 0 };
+}
+
+function isAlias(keyId: string): boolean {
+  return keyId.startsWith('alias/') || keyId.includes(':alias/');
+}
+
+/**
+ * The subscriber behind {@link instrumentSteadyKms} and {@link SteadyKmsInstrumentation}: turns core's
+ * diagnostics-channel messages into spans, metrics and usage counts. Every handler runs inside a try/catch,
+ * because an exception thrown by a diagnostics-channel subscriber is rethrown on the next tick as an
+ * uncaught exception, which would take the application down for a telemetry bug.
+ */
+export class KmsTelemetry {
+  readonly #options: SteadyKmsOtelOptions;
+  readonly #auditor: ContextAuditor;
+  readonly #prices: PriceTable;
+  readonly #metricsByKey: boolean;
+  readonly #maxOpen: number;
+  #tracer!: Tracer;
+  #meter!: Meter;
+  #instruments!: Instruments;
+  #removeObserver: (() => void) | undefined;
+  readonly #open = new Map<number, OpenOperation>();
+  readonly #rates = new Map<string, RateMessage>();
+  readonly #handlers: ReadonlyArray<readonly [string, Handler]>;
+  #enabled = false;
+  #since = Date.now();
+  #requests = zeroCounts();
+  #cacheHits = zeroCounts();
+  #throttles = 0;
+
+  constructor(options: SteadyKmsOtelOptions = {}) {
+    this.#options = options;
+    this.#auditor = new ContextAuditor(options.allowListedContextKeys ?? [], options.hashKey);
+    this.#prices = resolvePrices(options.prices);
+    this.#metricsByKey = options.metricsByKey ?? true;
+    this.#maxOpen = options.maxOpenOperations ?? 10_000;
+    if (!Number.isInteger(this.#maxOpen) || this.#maxOpen < 1) {
+      throw new RangeError(`maxOpenOperations must be an integer >= 1, got ${this.#maxOpen}`);
+    }
+    this.setTracerProvider(options.tracerProvider ?? trace.getTracerProvider());
+    this.setMeterProvider(options.meterProvider ?? metrics.getMeterProvider());
+    const guard =
+      <M>(what: string, fn: (message: M) => void): Handler =>
+      (message) => {
+        try {
+          fn(message as M);
+        } catch (e) {
+          log.error(`failed to record ${what}`, e);
+        }
+      };
+    this.#handlers = [
+      [CHANNEL_NAMES.operationStart, guard('operation start', this.#onStart)],
+      [CHANNEL_NAMES.operationEnd, guard('operation end', this.#onEnd)],
+      [CHANNEL_NAMES.attemptEnd, guard('attempt', this.#onAttemptEnd)],
+      [CHANNEL_NAMES.throttle, guard('throttle', this.#onThrottle)],
+      [CHANNEL_NAMES.retry, guard('retry', this.#onRetry)],
+      [CHANNEL_NAMES.limiterWait, guard('limiter wait', this.#onLimiterWait)],
+      [CHANNEL_NAMES.rate, guard('limiter rate', this.#onRate)],
+      [CHANNEL_NAMES.cache, guard('cache event', this.#onCache)],
+    ];
+  }
+
+  /** The price table in use. */
+  get prices(): PriceTable {
+    return this.#prices;
+  }
+
+  get enabled(): boolean {
+    return this.#enabled;
+  }
+
+  setTracerProvider(provider: TracerProvider): void {
+    this.#tracer = provider.getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
+  }
+
+  setMeterProvider(provider: MeterProvider): void {
+    this.#removeObserver?.();
+    this.#removeObserver = undefined;
+    this.#meter = provider.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
+    this.#instruments = createInstruments(this.#meter);
+    if (this.#enabled) this.#observe();
+  }
+
+  /** Subscribes to core's channels. Idempotent. */
+  enable(): void {
+    if (this.#enabled) return;
+    this.#enabled = true;
+    this.#since = Date.now();
+    this.#requests = zeroCounts();
+    this.#cacheHits = zeroCounts();
+    this.#throttles = 0;
+    for (const [name, handler] of this.#handlers) subscribe(name, handler);
+    this.#observe();
+  }
+
+  /**
+   * Unsubscribes from core's channels. Spans of operations still in flight are ended now, marked
+   * `steadykms.incomplete`, so that none is left open forever. Idempotent.
+   */
+  disable(): void {
+    if (!this.#enabled) return;
+    this.#enabled = false;
+    for (const [name, handler] of this.#handlers) unsubscribe(name, handler);
+    this.#removeObserver?.();
+    this.#removeObserver = undefined;
+    for (const op of this.#open.values()) this.#abandon(op);
+    this.#open.clear();
+    this.#rates.clear();
+  }
+
+  /** Counts since {@link enable}. */
+  usage(): KmsUsage {
+    return {
+      requests: { ...this.#requests },
+      cacheHits: { ...this.#cacheHits },
+      throttles: this.#throttles,
+      observedSeconds: (Date.now() - this.#since) / 1000,
+    };
+  }
+
+  #observe(): void {
+    this.#removeObserver = observeLimiter(this.#meter, this.#instruments, this.#observeRates);
+  }
+
+  readonly #observeRates = (result: BatchObservableResult): void => {
+    const { rate, ceiling, quota } = this.#instruments;
+    for (const m of this.#rates.values()) {
+      const attributes: Attributes = {
+        [ATTR_RPC_SYSTEM]: RPC_SYSTEM_VALUE_AWS_API,
+        [ATTR_RPC_SERVICE]: 'KMS',
+        [ATTR_QUOTA_POOL]: m.pool,
+        [ATTR_CLOUD_REGION]: m.region,
+      };
+      if (m.accountId !== undefined) attributes[ATTR_CLOUD_ACCOUNT_ID] = m.accountId;
+      result.observe(rate, m.rate, attributes);
+      result.observe(ceiling, m.ceiling, attributes);
+      result.observe(quota, m.quota, attributes);
+    }
+  };
+
+  #abandon(op: OpenOperation): void {
+    op.span.setAttribute(ATTR_INCOMPLETE, true);
+    op.span.end();
+  }
+
+  #runHook(name: string, hook: () => void): void {
+    try {
+      hook();
+    } catch (e) {
+      log.error(`${name} threw; the KMS call is not affected`, e);
+    }
+  }
+
+  readonly #onStart = (m: OperationStartMessage): void => {
+    if (this.#open.size >= this.#maxOpen) {
+      const oldest = this.#open.entries().next().value;
+      if (oldest !== undefined) {
+        this.#open.delete(oldest[0]);
+        this.#abandon(oldest[1]);
+      }
+    }
+    const attributes: Attributes = {
+      [ATTR_RPC_SYSTEM]: RPC_SYSTEM_VALUE_AWS_API,
+      [ATTR_RPC_SERVICE]: 'KMS',
+      [ATTR_RPC_METHOD]: m.operation,
+      [ATTR_CLOUD_REGION]: m.region,
+      [ATTR_QUOTA_POOL]: m.pool,
+      [ATTR_BILLING_CLASS]: m.billing,
+    };
+    if (m.accountId !== undefined) attributes[ATTR_CLOUD_ACCOUNT_ID] = m.accountId;
+    if (m.keyId !== undefined) {
+      attributes[ATTR_KMS_KEY_ID] = m.keyId;
+      if (isAlias(m.keyId)) attributes[ATTR_KMS_KEY_ALIAS] = m.keyId;
+    }
+    // The publish is synchronous, so `context.active()` is the caller's context and the span is its child.
+    const span = this.#tracer.startSpan(
+      `KMS.${m.operation}`,
+      { kind: SpanKind.CLIENT, attributes },
+      context.active(),
+    );
+    if (span.isRecording() && m.encryptionContext !== undefined) {
+      const ec: Attributes = {};
+      this.#auditor.addAttributes(m.encryptionContext, ec);
+      span.setAttributes(ec);
+    }
+    this.#open.set(m.operationId, { start: m, span, retries: 0 });
+    const hook = this.#options.startHook;
+    if (hook !== undefined) this.#runHook('startHook', () => hook(span, { message: m }));
+  };
+
+  readonly #onAttemptEnd = (m: AttemptEndMessage): void => {
+    const op = this.#open.get(m.operationId);
+    if (op === undefined || !op.span.isRecording()) return;
+    const attributes: Attributes = {
+      [ATTR_ATTEMPT]: m.attempt,
+      [ATTR_ATTEMPT_OUTCOME]: m.outcome,
+      [ATTR_ATTEMPT_DURATION_MS]: m.durationMs,
+    };
+    if (m.httpStatus !== undefined) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = m.httpStatus;
+    if (m.requestId !== undefined) attributes[ATTR_AWS_REQUEST_ID] = m.requestId;
+    if (m.errorName !== undefined) attributes[ATTR_ERROR_TYPE] = m.errorName;
+    op.span.addEvent(EVENT_ATTEMPT, attributes);
+  };
+
+  readonly #onThrottle = (m: ThrottleMessage): void => {
+    const op = this.#open.get(m.operationId);
+    if (op === undefined || !op.span.isRecording()) return;
+    op.span.addEvent(EVENT_THROTTLE, {
+      [ATTR_ATTEMPT]: m.attempt,
+      [ATTR_QUOTA_POOL]: m.pool,
+      [ATTR_LIMITER_RATE]: m.rate,
+    });
+  };
+
+  readonly #onRetry = (m: RetryMessage): void => {
+    const op = this.#open.get(m.operationId);
+    if (op === undefined) return;
+    op.retries++;
+    if (!op.span.isRecording()) return;
+    op.span.addEvent(EVENT_RETRY, {
+      [ATTR_ATTEMPT]: m.attempt,
+      [ATTR_RETRY_DELAY_MS]: m.delayMs,
+      [ATTR_RETRY_REASON]: m.reason,
+    });
+  };
+
+  readonly #onLimiterWait = (m: LimiterWaitMessage): void => {
+    const op = m.operationId === undefined ? undefined : this.#open.get(m.operationId);
+    const attributes: Attributes = {
+      [ATTR_RPC_SYSTEM]: RPC_SYSTEM_VALUE_AWS_API,
+      [ATTR_RPC_SERVICE]: 'KMS',
+      [ATTR_QUOTA_POOL]: m.pool,
+      [ATTR_CLOUD_REGION]: m.region,
+      [ATTR_LIMITER_PRIORITY]: m.priority,
+    };
+    if (op !== undefined) attributes[ATTR_RPC_METHOD] = op.start.operation;
+    this.#instruments.limiterWait.record(m.waitMs / 1000, attributes);
+    if (op !== undefined && m.waitMs > 0 && op.span.isRecording()) {
+      op.span.addEvent(EVENT_LIMITER_WAIT, {
+        [ATTR_LIMITER_WAIT_MS]: m.waitMs,
+        [ATTR_LIMITER_PRIORITY]: m.priority,
+      });
+    }
+  };
+
+  readonly #onRate = (m: RateMessage): void => {
+    this.#rates.set(`${m.pool}\u0000${m.region}\u0000${m.accountId ?? ''}`, m);
+  };
+
+  readonly #onCache = (m: CacheMessage): void => {
+    const op = m.operationId === undefined ? undefined : this.#open.get(m.operationId);
+    if (op !== undefined && op.span.isRecording()) {
+      const attributes: Attributes = { [ATTR_CACHE_NAME]: m.cache, [ATTR_CACHE_EVENT]: m.event };
+      if (m.reason !== undefined) attributes[ATTR_CACHE_REASON] = m.reason;
+      op.span.addEvent(EVENT_CACHE, attributes);
+    }
+    // Decrypt-cache hits and coalesced calls are counted once, from `operation:end` (cache: hit/coalesced).
+    // A data-key cache hit has no operation of its own: it is a GenerateDataKey that never happened, so it
+    // is counted here, priced as the standard request it avoided.
+    if (m.cache === 'data-key' && m.event === 'hit') {
+      const attributes: Attributes = {
+        [ATTR_RPC_SYSTEM]: RPC_SYSTEM_VALUE_AWS_API,
+        [ATTR_RPC_SERVICE]: 'KMS',
+        [ATTR_CACHE_NAME]: m.cache,
+        [ATTR_CACHE_RESULT]: 'hit',
+      };
+      if (m.operation !== undefined) attributes[ATTR_RPC_METHOD] = m.operation;
+      if (this.#metricsByKey && m.keyId !== undefined) attributes[ATTR_KMS_KEY] = m.keyId;
+      this.#instruments.cacheHits.add(1, attributes);
+      this.#instruments.costSaved.add(pricePerRequest(this.#prices, 'standard'), attributes);
+      this.#cacheHits.standard++;
+    }
+  };
+
+  readonly #onEnd = (m: OperationEndMessage): void => {
+    const op = this.#open.get(m.operationId);
+    this.#open.delete(m.operationId);
+    const billing = billingClassOf(m.billing);
+    const billable = this.#prices.billThrottledRequests
+      ? m.attempts
+      : Math.max(0, m.attempts - m.throttles);
+    const costUsd = billable * pricePerRequest(this.#prices, billing);
+    const hit = m.cache === 'hit' || m.cache === 'coalesced';
+    const retries = op?.retries ?? Math.max(0, m.attempts - 1);
+
+    this.#requests[billing] += billable;
+    this.#throttles += m.throttles;
+    if (hit) this.#cacheHits[billing]++;
+
+    const attributes: Attributes = {
+      [ATTR_RPC_SYSTEM]: RPC_SYSTEM_VALUE_AWS_API,
+      [ATTR_RPC_SERVICE]: 'KMS',
+      [ATTR_RPC_METHOD]: m.operation,
+      [ATTR_CLOUD_REGION]: m.region,
+      [ATTR_QUOTA_POOL]: m.pool,
+      [ATTR_CACHE_RESULT]: m.cache,
+    };
+    const key = m.keyArn ?? m.keyId;
+    if (this.#metricsByKey && key !== undefined) attributes[ATTR_KMS_KEY] = key;
+    if (m.error !== undefined) attributes[ATTR_ERROR_TYPE] = m.error.name;
+    const ins = this.#instruments;
+    ins.duration.record(m.durationMs / 1000, attributes);
+    if (m.attempts > 0) ins.requests.add(m.attempts, attributes);
+    if (m.throttles > 0) ins.throttles.add(m.throttles, attributes);
+    if (retries > 0) ins.retries.add(retries, attributes);
+    if (costUsd > 0) ins.cost.add(costUsd, attributes);
+    if (hit) {
+      ins.cacheHits.add(1, attributes);
+      ins.costSaved.add(pricePerRequest(this.#prices, billing), attributes);
+    }
+
+    if (op === undefined) return;
+    const span = op.span;
+    if (span.isRecording()) {
+      const end: Attributes = {
+        [ATTR_ATTEMPTS]: m.attempts,
+        [ATTR_THROTTLES]: m.throttles,
+        [ATTR_RETRIES]: retries,
+        [ATTR_LIMITER_WAIT_MS]: m.waitMs,
+        [ATTR_CACHE_RESULT]: m.cache,
+        [ATTR_COST_USD]: costUsd,
+      };
+      if (m.keyArn !== undefined) end[ATTR_KMS_KEY_ARN] = m.keyArn;
+      if (m.requestId !== undefined) end[ATTR_AWS_REQUEST_ID] = m.requestId;
+      if (m.error !== undefined) {
+        end[ATTR_ERROR_TYPE] = m.error.name;
+        if (m.error.code !== undefined) end[ATTR_ERROR_CODE] = m.error.code;
+        // The name only: an error message may quote request data, which must not leave the process.
+        span.setStatus({ code: SpanStatusCode.ERROR, message: m.error.name });
+      }
+      span.setAttributes(end);
+    }
+    const hook = this.#options.endHook;
+    if (hook !== undefined) this.#runHook('endHook', () => hook(span, { message: m, costUsd }));
+    span.end();
+  };
+}
