@@ -1,1 +1,5 @@
-export {};
+export { startLocalKms, type Clock, type LocalKms, type LocalKmsOptions } from './startLocalKms.js';
+export type { FaultSpec, FaultsSetting } from './internal/faults.js';
+export type { Counts, LocalKmsStats } from './internal/Stats.js';
+export { MASTER_KEY_ENV } from './internal/Journal.js';
+export { THROTTLE_MESSAGE } from './internal/errors.js';

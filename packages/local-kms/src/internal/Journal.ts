@@ -1,0 +1,227 @@
+import {
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+
+/**
+ * Durable storage for local-kms: a snapshot (`state.json`) plus an append-only journal
+ * (`journal.jsonl`) of full-record upserts and deletes.
+ *
+ * Every mutating request appends one line and `fdatasync`s it before the response goes out, so a
+ * `kill -9` at any moment loses nothing that was acknowledged; a torn last line (written but never
+ * synced, so never acknowledged) is ignored on start. On start the journal is replayed over the
+ * snapshot, the result is written as a new snapshot (temp file, fsync, rename, fsync of the directory)
+ * and the journal is emptied. Records are absolute (a whole key, a whole alias), so replaying a journal
+ * twice gives the same state: a crash between the rename and the truncation is harmless.
+ *
+ * The sync calls block the event loop for one disk flush per mutation; that is deliberate. KMS's
+ * control-plane quotas are 5 to 15 requests per second, and applying a mutation in memory only after it
+ * is on disk means no request can ever observe state that a crash would take back. Crypto operations
+ * never touch the disk.
+ */
+
+/** A journal record. Keys carry their material sealed under the master key. */
+export type JournalRecord =
+  | { readonly t: 'key'; readonly key: StoredKey }
+  | { readonly t: 'alias'; readonly alias: StoredAlias }
+  | { readonly t: 'unalias'; readonly region: string; readonly name: string };
+
+/** A key as stored: everything but the plaintext material. */
+export interface StoredKey {
+  readonly region: string;
+  readonly id: string;
+  readonly creationDate: number;
+  readonly description: string;
+  readonly keyUsage: string;
+  readonly keySpec: string;
+  readonly origin: string;
+  readonly state: 'Enabled' | 'Disabled' | 'PendingDeletion';
+  readonly deletionDate?: number;
+  readonly pendingWindowInDays?: number;
+  readonly policy: string;
+  readonly tags: readonly { readonly TagKey: string; readonly TagValue: string }[];
+  /** Material versions in order, each sealed with AES-256-GCM under the master key, base64. */
+  readonly materials: readonly string[];
+}
+
+/** An alias as stored. */
+export interface StoredAlias {
+  readonly region: string;
+  readonly name: string;
+  readonly targetKeyId: string;
+  readonly creationDate: number;
+  readonly lastUpdatedDate: number;
+}
+
+/** The environment variable holding the master key, base64 of 32 bytes. */
+export const MASTER_KEY_ENV = 'LOCAL_KMS_MASTER_KEY';
+
+const SNAPSHOT = 'state.json';
+const JOURNAL = 'journal.jsonl';
+const MASTER_FILE = 'master.key';
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes `data` to `path` atomically and durably: temp file, fsync, rename, fsync of the directory. */
+export function writeFileAtomic(dir: string, name: string, data: string, mode = 0o600): void {
+  const tmp = join(dir, `.${name}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, join(dir, name));
+  fsyncDir(dir);
+}
+
+/**
+ * The master key: `LOCAL_KMS_MASTER_KEY` (base64 of 32 bytes) when set, else `dataDir/master.key`,
+ * generated with mode 0600 on first start.
+ */
+export function loadMasterKey(dir: string, env: NodeJS.ProcessEnv = process.env): Buffer {
+  const fromEnv = env[MASTER_KEY_ENV];
+  if (fromEnv !== undefined && fromEnv !== '') {
+    const key = Buffer.from(fromEnv, 'base64');
+    if (key.length !== 32) throw new RangeError(`${MASTER_KEY_ENV} must be base64 of 32 bytes`);
+    return key;
+  }
+  const path = join(dir, MASTER_FILE);
+  if (existsSync(path)) {
+    const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
+    if (key.length !== 32) throw new RangeError(`${path} must hold base64 of 32 bytes`);
+    return key;
+  }
+  const key = randomBytes(32);
+  writeFileAtomic(dir, MASTER_FILE, `${key.toString('base64')}\n`, 0o600);
+  return key;
+}
+
+/** Seals key material under the master key; `aad` binds it to its key and version. */
+export function sealMaterial(master: Buffer, material: Buffer, aad: string): string {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', master, iv);
+  c.setAAD(Buffer.from(aad, 'utf8'));
+  const body = Buffer.concat([c.update(material), c.final()]);
+  return Buffer.concat([iv, body, c.getAuthTag()]).toString('base64');
+}
+
+/** Opens sealed material; throws when the master key is not the one that sealed it. */
+export function openMaterial(master: Buffer, sealed: string, aad: string): Buffer {
+  const raw = Buffer.from(sealed, 'base64');
+  const d = createDecipheriv('aes-256-gcm', master, raw.subarray(0, 12));
+  d.setAAD(Buffer.from(aad, 'utf8'));
+  d.setAuthTag(raw.subarray(raw.length - 16));
+  try {
+    return Buffer.concat([d.update(raw.subarray(12, raw.length - 16)), d.final()]);
+  } catch (cause) {
+    throw new Error(
+      `local-kms: cannot open key material; the master key (${MASTER_KEY_ENV} or master.key) is not the one this dataDir was written with`,
+      { cause },
+    );
+  }
+}
+
+interface Snapshot {
+  readonly format: 1;
+  readonly keys: StoredKey[];
+  readonly aliases: StoredAlias[];
+}
+
+/** The state read back from disk. */
+export interface LoadedState {
+  readonly keys: StoredKey[];
+  readonly aliases: StoredAlias[];
+}
+
+function parseJournal(text: string, path: string): JournalRecord[] {
+  const lines = text.split('\n');
+  const records: JournalRecord[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line === undefined || line === '') continue;
+    try {
+      records.push(JSON.parse(line) as JournalRecord);
+    } catch (cause) {
+      // Only the last line can be torn (appended but never synced, so never acknowledged).
+      const rest = lines.slice(i + 1).some((l) => l !== '');
+      if (rest) throw new Error(`local-kms: ${path} line ${i + 1} is corrupt`, { cause });
+    }
+  }
+  return records;
+}
+
+/** The append-only journal of one data directory. */
+export class Journal {
+  readonly dir: string;
+  #fd: number | undefined;
+
+  private constructor(dir: string, fd: number) {
+    this.dir = dir;
+    this.#fd = fd;
+  }
+
+  /**
+   * Opens `dir` (creating it), replays snapshot and journal, lets `compact` drop what is gone (keys past
+   * their deletion date), writes the compacted snapshot and starts an empty journal.
+   */
+  static open(
+    dir: string,
+    compact: (state: LoadedState) => LoadedState,
+  ): { journal: Journal; state: LoadedState } {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const keys = new Map<string, StoredKey>();
+    const aliases = new Map<string, StoredAlias>();
+    const snapPath = join(dir, SNAPSHOT);
+    if (existsSync(snapPath)) {
+      const snap = JSON.parse(readFileSync(snapPath, 'utf8')) as Snapshot;
+      if (snap.format !== 1) throw new Error(`local-kms: ${snapPath} has an unknown format`);
+      for (const k of snap.keys) keys.set(`${k.region}/${k.id}`, k);
+      for (const a of snap.aliases) aliases.set(`${a.region}/${a.name}`, a);
+    }
+    const journalPath = join(dir, JOURNAL);
+    if (existsSync(journalPath)) {
+      for (const r of parseJournal(readFileSync(journalPath, 'utf8'), journalPath)) {
+        if (r.t === 'key') keys.set(`${r.key.region}/${r.key.id}`, r.key);
+        else if (r.t === 'alias') aliases.set(`${r.alias.region}/${r.alias.name}`, r.alias);
+        else aliases.delete(`${r.region}/${r.name}`);
+      }
+    }
+    const state = compact({ keys: [...keys.values()], aliases: [...aliases.values()] });
+    const snapshot: Snapshot = { format: 1, keys: state.keys, aliases: state.aliases };
+    writeFileAtomic(dir, SNAPSHOT, JSON.stringify(snapshot));
+    const fd = openSync(journalPath, 'w', 0o600);
+    fsyncSync(fd);
+    fsyncDir(dir);
+    return { journal: new Journal(dir, fd), state };
+  }
+
+  /** Appends one record and flushes it to disk before returning. */
+  append(record: JournalRecord): void {
+    if (this.#fd === undefined) throw new Error('local-kms: journal is closed');
+    writeSync(this.#fd, `${JSON.stringify(record)}\n`);
+    fdatasyncSync(this.#fd);
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+}

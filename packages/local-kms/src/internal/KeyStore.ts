@@ -1,0 +1,233 @@
+import { createSecretKey, randomBytes, randomUUID, createHash, type KeyObject } from 'node:crypto';
+import { aliasNotFound, keyNotFound, KmsError } from './errors.js';
+import {
+  Journal,
+  loadMasterKey,
+  openMaterial,
+  sealMaterial,
+  type LoadedState,
+  type StoredAlias,
+  type StoredKey,
+} from './Journal.js';
+
+/** KMS key states local-kms models. */
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
+
+/** A key in memory: its stored record plus the unsealed material, ready for the hot path. */
+export interface Key {
+  readonly stored: StoredKey;
+  readonly arn: string;
+  /** Material versions; the last is current. */
+  readonly materials: readonly KeyObject[];
+  /** A stable id per material version (KMS's `KeyMaterialId`, 64 hex digits). */
+  readonly materialIds: readonly string[];
+}
+
+/** An alias in memory. */
+export interface Alias {
+  readonly stored: StoredAlias;
+  readonly arn: string;
+}
+
+interface Region {
+  readonly keys: Map<string, Key>;
+  readonly aliases: Map<string, Alias>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Keys and aliases per region, with lookups by key id, key ARN, alias name and alias ARN, and every
+ * mutation journaled (when there is a data directory) before it is applied in memory.
+ */
+export class KeyStore {
+  readonly accountId: string;
+  readonly #regions = new Map<string, Region>();
+  readonly #journal: Journal | undefined;
+  readonly #master: Buffer | undefined;
+  readonly #now: () => number;
+
+  constructor(accountId: string, now: () => number, dataDir?: string) {
+    this.accountId = accountId;
+    this.#now = now;
+    if (dataDir === undefined) return;
+    this.#master = loadMasterKey(dataDir);
+    const { journal, state } = Journal.open(dataDir, (s) => this.#compact(s));
+    this.#journal = journal;
+    for (const k of state.keys) this.#region(k.region).keys.set(k.id, this.#load(k));
+    for (const a of state.aliases) {
+      this.#region(a.region).aliases.set(a.name, {
+        stored: a,
+        arn: this.aliasArn(a.region, a.name),
+      });
+    }
+  }
+
+  #compact(state: LoadedState): LoadedState {
+    const now = this.#now();
+    const gone = new Set<string>();
+    const keys = state.keys.filter((k) => {
+      const expired = k.state === 'PendingDeletion' && (k.deletionDate ?? Infinity) <= now;
+      if (expired) gone.add(`${k.region}/${k.id}`);
+      return !expired;
+    });
+    const aliases = state.aliases.filter((a) => !gone.has(`${a.region}/${a.targetKeyId}`));
+    return { keys, aliases };
+  }
+
+  #load(stored: StoredKey): Key {
+    const arn = this.keyArn(stored.region, stored.id);
+    const raw = stored.materials.map((s, v) => openMaterial(this.#master!, s, `${arn}#${v}`));
+    return this.#make(stored, arn, raw);
+  }
+
+  #make(stored: StoredKey, arn: string, raw: readonly Buffer[]): Key {
+    return {
+      stored,
+      arn,
+      materials: raw.map((m) => createSecretKey(m)),
+      materialIds: raw.map((m) => createHash('sha256').update(arn).update(m).digest('hex')),
+    };
+  }
+
+  #region(name: string): Region {
+    let r = this.#regions.get(name);
+    if (r === undefined) {
+      r = { keys: new Map(), aliases: new Map() };
+      this.#regions.set(name, r);
+    }
+    return r;
+  }
+
+  keyArn(region: string, id: string): string {
+    return `arn:aws:kms:${region}:${this.accountId}:key/${id}`;
+  }
+
+  aliasArn(region: string, name: string): string {
+    return `arn:aws:kms:${region}:${this.accountId}:${name}`;
+  }
+
+  /** A key by id, or `undefined`; a key whose deletion date has passed is gone. */
+  byId(region: string, id: string): Key | undefined {
+    const r = this.#regions.get(region);
+    const key = r?.keys.get(id);
+    if (key === undefined || r === undefined) return undefined;
+    const s = key.stored;
+    if (s.state === 'PendingDeletion' && (s.deletionDate ?? Infinity) <= this.#now()) {
+      // Deleted: forget it in memory; the next start drops it from disk by the same rule.
+      r.keys.delete(id);
+      for (const [name, a] of r.aliases) if (a.stored.targetKeyId === id) r.aliases.delete(name);
+      return undefined;
+    }
+    return key;
+  }
+
+  /**
+   * Resolves what a caller wrote as `KeyId`: a key id, a key ARN, an alias name or an alias ARN (the
+   * last two only when `aliases` is true, as KMS allows them only on some operations). Throws
+   * `NotFoundException` when nothing in this region matches.
+   */
+  resolve(region: string, ref: string, aliases = true): Key {
+    if (UUID.test(ref)) {
+      const key = this.byId(region, ref);
+      if (key === undefined) throw keyNotFound(this.keyArn(region, ref));
+      return key;
+    }
+    if (ref.startsWith('arn:')) {
+      const prefix = `arn:aws:kms:${region}:${this.accountId}:`;
+      if (!ref.startsWith(prefix)) throw new KmsError('NotFoundException', `Invalid arn ${ref}`);
+      const rest = ref.slice(prefix.length);
+      if (rest.startsWith('key/')) {
+        const key = this.byId(region, rest.slice(4));
+        if (key === undefined) throw keyNotFound(ref);
+        return key;
+      }
+      if (aliases && rest.startsWith('alias/')) return this.#viaAlias(region, rest, ref);
+      throw new KmsError('NotFoundException', `Invalid arn ${ref}`);
+    }
+    if (aliases && ref.startsWith('alias/')) {
+      return this.#viaAlias(region, ref, this.aliasArn(region, ref));
+    }
+    throw new KmsError('NotFoundException', `Invalid keyId '${ref}'`);
+  }
+
+  #viaAlias(region: string, name: string, arn: string): Key {
+    const alias = this.#regions.get(region)?.aliases.get(name);
+    const key = alias === undefined ? undefined : this.byId(region, alias.stored.targetKeyId);
+    if (key === undefined) throw aliasNotFound(arn);
+    return key;
+  }
+
+  /** Keys of a region, oldest first, skipping those already deleted. */
+  keys(region: string): Key[] {
+    const r = this.#regions.get(region);
+    if (r === undefined) return [];
+    return [...r.keys.keys()].map((id) => this.byId(region, id)).filter((k) => k !== undefined);
+  }
+
+  /** Aliases of a region in creation order. */
+  aliases(region: string): Alias[] {
+    const r = this.#regions.get(region);
+    if (r === undefined) return [];
+    return [...r.aliases.values()].filter((a) => this.byId(region, a.stored.targetKeyId));
+  }
+
+  alias(region: string, name: string): Alias | undefined {
+    const a = this.#regions.get(region)?.aliases.get(name);
+    if (a === undefined) return undefined;
+    return this.byId(region, a.stored.targetKeyId) === undefined ? undefined : a;
+  }
+
+  /** Creates a key with fresh 256-bit material; durable before it returns. */
+  createKey(fields: Omit<StoredKey, 'id' | 'materials' | 'creationDate'>): Key {
+    const id = randomUUID();
+    const arn = this.keyArn(fields.region, id);
+    const material = randomBytes(32);
+    const materials = this.#master ? [sealMaterial(this.#master, material, `${arn}#0`)] : [];
+    const stored: StoredKey = { ...fields, id, creationDate: this.#now(), materials };
+    this.#journal?.append({ t: 'key', key: stored });
+    const key = this.#make(stored, arn, [material]);
+    this.#region(fields.region).keys.set(id, key);
+    return key;
+  }
+
+  /** Replaces a key's record (state, description...) keeping its material; durable before it returns. */
+  updateKey(key: Key, change: Partial<Omit<StoredKey, 'id' | 'region' | 'materials'>>): Key {
+    const stored: StoredKey = { ...key.stored, ...change };
+    if (stored.state !== 'PendingDeletion') {
+      delete (stored as { deletionDate?: number }).deletionDate;
+      delete (stored as { pendingWindowInDays?: number }).pendingWindowInDays;
+    }
+    this.#journal?.append({ t: 'key', key: stored });
+    const next: Key = { ...key, stored };
+    this.#region(stored.region).keys.set(stored.id, next);
+    return next;
+  }
+
+  /** Creates or repoints an alias; durable before it returns. */
+  putAlias(region: string, name: string, targetKeyId: string): Alias {
+    const now = this.#now();
+    const old = this.#regions.get(region)?.aliases.get(name);
+    const stored: StoredAlias = {
+      region,
+      name,
+      targetKeyId,
+      creationDate: old?.stored.creationDate ?? now,
+      lastUpdatedDate: now,
+    };
+    this.#journal?.append({ t: 'alias', alias: stored });
+    const alias: Alias = { stored, arn: this.aliasArn(region, name) };
+    this.#region(region).aliases.set(name, alias);
+    return alias;
+  }
+
+  /** Deletes an alias; durable before it returns. */
+  deleteAlias(region: string, name: string): void {
+    this.#journal?.append({ t: 'unalias', region, name });
+    this.#regions.get(region)?.aliases.delete(name);
+  }
+
+  close(): void {
+    this.#journal?.close();
+  }
+}

@@ -1,0 +1,118 @@
+import { createCipheriv, createDecipheriv, randomFillSync, type KeyObject } from 'node:crypto';
+
+/**
+ * The ciphertext blob local-kms hands out for symmetric keys.
+ *
+ * ```
+ * offset  size  field
+ * 0       2     magic 0x4c 0x01 ("L", format version 1)
+ * 2       16    key id (the UUID's 16 bytes)
+ * 18      4     material version, unsigned big-endian (0 = original material, +1 per rotation)
+ * 22      12    AES-GCM IV, random
+ * 34      n     AES-256-GCM ciphertext of the plaintext
+ * 34+n    16    AES-GCM tag
+ * ```
+ *
+ * The additional authenticated data is bytes 0..22 (so the key id and material version cannot be
+ * swapped) followed by the canonical encoding of the encryption context: entries sorted by key, each as
+ * a two-byte length and the UTF-8 key, then a two-byte length and the UTF-8 value. Any changed byte, a
+ * different context, or a different key fails the tag check.
+ */
+export const HEADER_LENGTH = 22;
+const IV_LENGTH = 12;
+const TAG_LENGTH = 16;
+/** The shortest blob that can hold one byte of plaintext. */
+export const MIN_BLOB_LENGTH = HEADER_LENGTH + IV_LENGTH + 1 + TAG_LENGTH;
+const MAGIC0 = 0x4c;
+const MAGIC1 = 0x01;
+
+/** An encryption context: string keys to string values. */
+export type EncryptionContext = Readonly<Record<string, string>>;
+
+/** Canonical bytes of an encryption context, or `undefined` when it is empty. */
+export function encodeContext(context: EncryptionContext | undefined): Buffer | undefined {
+  if (context === undefined) return undefined;
+  const keys = Object.keys(context);
+  if (keys.length === 0) return undefined;
+  keys.sort();
+  const parts: Buffer[] = [];
+  for (const k of keys) {
+    const kb = Buffer.from(k, 'utf8');
+    const vb = Buffer.from(context[k] ?? '', 'utf8');
+    const len = Buffer.allocUnsafe(4);
+    len.writeUInt16BE(kb.length & 0xffff, 0);
+    len.writeUInt16BE(vb.length & 0xffff, 2);
+    parts.push(len.subarray(0, 2), kb, len.subarray(2, 4), vb);
+  }
+  return Buffer.concat(parts);
+}
+
+/** The 16 bytes of a UUID key id. */
+export function uuidToBytes(uuid: string, into: Buffer, offset: number): void {
+  into.write(uuid.replace(/-/g, ''), offset, 16, 'hex');
+}
+
+function bytesToUuid(blob: Buffer, offset: number): string {
+  const h = blob.toString('hex', offset, offset + 16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** Encrypts `plaintext` under one version of a key's material. */
+export function sealBlob(
+  material: KeyObject,
+  keyId: string,
+  version: number,
+  plaintext: Buffer,
+  context: EncryptionContext | undefined,
+): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_LENGTH + IV_LENGTH + plaintext.length + TAG_LENGTH);
+  out[0] = MAGIC0;
+  out[1] = MAGIC1;
+  uuidToBytes(keyId, out, 2);
+  out.writeUInt32BE(version, 18);
+  randomFillSync(out, HEADER_LENGTH, IV_LENGTH);
+  const cipher = createCipheriv('aes-256-gcm', material, out.subarray(HEADER_LENGTH, 34));
+  const ctx = encodeContext(context);
+  cipher.setAAD(
+    ctx === undefined
+      ? out.subarray(0, HEADER_LENGTH)
+      : Buffer.concat([out.subarray(0, HEADER_LENGTH), ctx]),
+  );
+  const body = cipher.update(plaintext);
+  body.copy(out, 34);
+  cipher.final();
+  cipher.getAuthTag().copy(out, 34 + plaintext.length);
+  return out;
+}
+
+/** The key id and material version a blob names, or `undefined` when it is not a local-kms blob. */
+export function readBlobHeader(
+  blob: Buffer,
+): { readonly keyId: string; readonly version: number } | undefined {
+  if (blob.length < MIN_BLOB_LENGTH || blob[0] !== MAGIC0 || blob[1] !== MAGIC1) return undefined;
+  return { keyId: bytesToUuid(blob, 2), version: blob.readUInt32BE(18) };
+}
+
+/** Decrypts a blob whose header was read with `readBlobHeader`; `undefined` when the tag fails. */
+export function openBlob(
+  material: KeyObject,
+  blob: Buffer,
+  context: EncryptionContext | undefined,
+): Buffer | undefined {
+  const end = blob.length - TAG_LENGTH;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', material, blob.subarray(HEADER_LENGTH, 34));
+    const ctx = encodeContext(context);
+    decipher.setAAD(
+      ctx === undefined
+        ? blob.subarray(0, HEADER_LENGTH)
+        : Buffer.concat([blob.subarray(0, HEADER_LENGTH), ctx]),
+    );
+    decipher.setAuthTag(blob.subarray(end));
+    const head = decipher.update(blob.subarray(34, end));
+    const tail = decipher.final();
+    return tail.length === 0 ? head : Buffer.concat([head, tail]);
+  } catch {
+    return undefined;
+  }
+}

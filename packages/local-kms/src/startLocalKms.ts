@@ -1,0 +1,352 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import {
+  classifyOperation,
+  keyIdOf,
+  KMS_OPERATIONS,
+  resolveQuotas,
+  type KeyInfo,
+  type QuotasSetting,
+} from '@steadykms/core';
+import { KmsError, serialization, THROTTLE_MESSAGE } from './internal/errors.js';
+import { FaultInjector, type FaultsSetting } from './internal/faults.js';
+import { KeyStore } from './internal/KeyStore.js';
+import { HANDLERS } from './internal/operations.js';
+import { QuotaWindows } from './internal/QuotaWindows.js';
+import { regionFromAuthorization } from './internal/sigv4.js';
+import { StatsRecorder, type LocalKmsStats, type Outcome } from './internal/Stats.js';
+import type { Input } from './internal/input.js';
+
+/** A source of time in milliseconds since the epoch, injectable so tests can use a fake clock. */
+export interface Clock {
+  now(): number;
+}
+
+/** Options of {@link startLocalKms}. */
+export interface LocalKmsOptions {
+  /** Interface to listen on. @defaultValue `'127.0.0.1'` */
+  readonly host?: string;
+  /** TCP port; 0 picks a free one (read it back from `url`). @defaultValue `0` */
+  readonly port?: number;
+  /**
+   * Directory for durable state (keys, aliases, states, sealed material). Without it everything lives
+   * in memory and is gone on `close()`. @defaultValue `undefined` (in memory)
+   */
+  readonly dataDir?: string;
+  /** The 12-digit AWS account id that appears in ARNs. @defaultValue `'111122223333'` */
+  readonly accountId?: string;
+  /**
+   * Request quotas, the shape shared with the client plugin: `{ profile, scale, overrides }`, or `false`
+   * for none. @defaultValue the current KMS defaults (`undefined`)
+   */
+  readonly quotas?: QuotasSetting;
+  /** Injected faults per operation, from a seed. @defaultValue none */
+  readonly faults?: FaultsSetting;
+  /**
+   * Time for quota windows, creation and deletion dates, in milliseconds since the epoch.
+   * @defaultValue `{ now: () => Date.now() }`
+   */
+  readonly clock?: Clock;
+}
+
+/** A running local-kms. */
+export interface LocalKms {
+  /** The endpoint to give the SDK: `new KMSClient({ endpoint: url, region, credentials })`. */
+  readonly url: string;
+  /** A copy of the counters: accepted, throttled, faulted and errors by operation, pool and region. */
+  stats(): LocalKmsStats;
+  /** Zeroes the counters. */
+  resetStats(): void;
+  /** Replaces the fault setting and restarts its random streams from the seed. */
+  setFaults(faults: FaultsSetting): void;
+  /** Stops listening, drops open connections and closes the journal. */
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 1 << 20;
+const TARGET_PREFIX = 'TrentService.';
+const KNOWN = new Set<string>(KMS_OPERATIONS);
+const NO_POOLS: readonly { pool: string; region: string }[] = [];
+const INTERNAL_MESSAGE =
+  'The request was rejected because an internal exception occurred. The request can be retried.';
+const TIMEOUT_MESSAGE =
+  'The system timed out while trying to fulfill the request. The request can be retried.';
+
+function send(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, {
+    'Content-Type': 'application/x-amz-json-1.1',
+    'Content-Length': Buffer.byteLength(body),
+    'x-amzn-RequestId': randomUUID(),
+  });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, e: KmsError): void {
+  send(res, e.status, JSON.stringify({ __type: e.type, message: e.message }));
+}
+
+function validateOptions(o: LocalKmsOptions): void {
+  if (o.port !== undefined && !(Number.isInteger(o.port) && o.port >= 0 && o.port <= 65535)) {
+    throw new RangeError('port must be an integer in [0, 65535]');
+  }
+  if (o.accountId !== undefined && !/^\d{12}$/.test(o.accountId)) {
+    throw new RangeError('accountId must be 12 digits');
+  }
+  if (o.clock !== undefined && typeof o.clock.now !== 'function') {
+    throw new RangeError('clock must have a now() method returning milliseconds');
+  }
+}
+
+/**
+ * Starts a KMS-compatible HTTP server that the unmodified `@aws-sdk/client-kms` talks to, with KMS's
+ * request quotas in one-second windows, seeded fault injection and, with `dataDir`, storage that
+ * survives `kill -9`.
+ *
+ * @example
+ * ```ts
+ * const kms = await startLocalKms({ quotas: { scale: 0.01 } });
+ * const client = new KMSClient({ endpoint: kms.url, region: 'us-east-1',
+ *   credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+ * ```
+ */
+export async function startLocalKms(options: LocalKmsOptions = {}): Promise<LocalKms> {
+  validateOptions(options);
+  const clock: Clock = options.clock ?? { now: () => Date.now() };
+  const quotasOn = options.quotas !== false;
+  const windows = new QuotaWindows(resolveQuotas(options.quotas));
+  const faults = new FaultInjector(options.faults);
+  const stats = new StatsRecorder();
+  const store = new KeyStore(
+    options.accountId ?? '111122223333',
+    () => clock.now(),
+    options.dataDir,
+  );
+  const timers = new Set<NodeJS.Timeout>();
+
+  function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+    const target = req.headers['x-amz-target'];
+    let op = 'unknown';
+    if (typeof target !== 'string' || !target.startsWith(TARGET_PREFIX)) {
+      stats.record(op, 'unknown', NO_POOLS, 'error');
+      sendError(
+        res,
+        new KmsError(
+          'UnknownOperationException',
+          target === undefined ? 'Missing X-Amz-Target header' : 'Unknown operation',
+        ),
+      );
+      return;
+    }
+    op = target.slice(TARGET_PREFIX.length);
+    if (!KNOWN.has(op)) {
+      stats.record('unknown', 'unknown', NO_POOLS, 'error');
+      sendError(res, new KmsError('UnknownOperationException', 'Unknown operation'));
+      return;
+    }
+    const auth = req.headers.authorization;
+    const region = regionFromAuthorization(auth);
+    if (region === undefined) {
+      stats.record(op, 'unknown', NO_POOLS, 'error');
+      sendError(
+        res,
+        auth === undefined
+          ? new KmsError('MissingAuthenticationTokenException', 'Missing Authentication Token')
+          : new KmsError(
+              'IncompleteSignatureException',
+              'Authorization header requires a SigV4 Credential scope for the kms service',
+            ),
+      );
+      return;
+    }
+    let input: Input;
+    try {
+      const parsed: unknown = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw serialization('The request body must be a JSON object');
+      }
+      input = parsed as Input;
+    } catch (e) {
+      stats.record(op, region, NO_POOLS, 'error');
+      sendError(
+        res,
+        e instanceof KmsError ? e : serialization('The request body is not valid JSON'),
+      );
+      return;
+    }
+    const handler = HANDLERS[op];
+    if (handler === undefined) {
+      stats.record(op, region, NO_POOLS, 'error');
+      sendError(
+        res,
+        new KmsError('UnsupportedOperationException', `local-kms does not implement ${op} yet.`),
+      );
+      return;
+    }
+    const ref = keyIdOf(op, input);
+    let keyInfo: KeyInfo | undefined;
+    if (ref !== undefined) {
+      try {
+        keyInfo = { keySpec: store.resolve(region, ref).stored.keySpec };
+      } catch {
+        keyInfo = undefined;
+      }
+    }
+    const charges = classifyOperation(op, input, region, keyInfo).charges;
+    const now = clock.now();
+    if (quotasOn && windows.tryAcquire(charges, now) !== undefined) {
+      stats.record(op, region, charges, 'throttled');
+      sendError(res, new KmsError('ThrottlingException', THROTTLE_MESSAGE));
+      return;
+    }
+    const fault = faults.decide(op);
+    const run = (): void => {
+      if (fault.kind === 'internal') {
+        stats.record(op, region, charges, 'faulted');
+        sendError(res, new KmsError('KMSInternalException', INTERNAL_MESSAGE, 500));
+        return;
+      }
+      if (fault.kind === 'timeout') {
+        stats.record(op, region, charges, 'faulted');
+        sendError(res, new KmsError('DependencyTimeoutException', TIMEOUT_MESSAGE, 503));
+        return;
+      }
+      if (fault.kind === 'reset') {
+        stats.record(op, region, charges, 'faulted');
+        req.socket.resetAndDestroy();
+        return;
+      }
+      let outcome: Outcome = 'accepted';
+      try {
+        const out = handler({ store, region, now: clock.now() }, input);
+        send(res, 200, JSON.stringify(out));
+      } catch (e) {
+        outcome = 'error';
+        if (e instanceof KmsError) sendError(res, e);
+        else {
+          // A bug in local-kms, not an injected fault: say so loudly.
+          console.error('local-kms: internal error in', op, e);
+          sendError(res, new KmsError('KMSInternalException', INTERNAL_MESSAGE, 500));
+        }
+      }
+      stats.record(op, region, charges, outcome);
+    };
+    if (fault.delayMs > 0) {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        if (!res.destroyed) run();
+      }, fault.delayMs);
+      timers.add(t);
+    } else run();
+  }
+
+  function admin(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer): void {
+    const json = (status: number, value: unknown): void => {
+      const text = JSON.stringify(value);
+      res.writeHead(status, {
+        'Content-Type': 'application/json',
+        'Content-Length': Buffer.byteLength(text),
+      });
+      res.end(text);
+    };
+    if (req.method === 'GET' && path === '/__admin/stats') {
+      const cpu = process.cpuUsage();
+      json(200, {
+        ...stats.snapshot(),
+        process: {
+          pid: process.pid,
+          cpuUserMicros: cpu.user,
+          cpuSystemMicros: cpu.system,
+          uptimeSeconds: process.uptime(),
+        },
+      });
+    } else if (req.method === 'POST' && path === '/__admin/stats/reset') {
+      stats.reset();
+      json(200, {});
+    } else if (req.method === 'GET' && path === '/__admin/faults') {
+      json(200, faults.get());
+    } else if (req.method === 'POST' && path === '/__admin/faults') {
+      try {
+        const setting = JSON.parse(body.toString('utf8') || '{}') as FaultsSetting;
+        if (typeof setting !== 'object' || setting === null)
+          throw new RangeError('faults must be an object');
+        faults.set(setting);
+        json(200, faults.get());
+      } catch (e) {
+        json(400, { error: e instanceof Error ? e.message : String(e) });
+      }
+    } else if (req.method === 'GET' && path === '/__admin/health') {
+      json(200, { ok: true });
+    } else {
+      json(404, { error: `no admin route ${req.method ?? ''} ${path}` });
+    }
+  }
+
+  const server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    const isAdmin = url.startsWith('/__admin/');
+    if (!isAdmin && req.method !== 'POST') {
+      req.resume();
+      sendError(res, new KmsError('UnknownOperationException', 'KMS accepts only POST /', 405));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        tooLarge = true;
+        res.setHeader('Connection', 'close');
+        sendError(
+          res,
+          new KmsError('RequestEntityTooLargeException', 'Request body is too large', 413),
+        );
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (tooLarge) return;
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      if (isAdmin) admin(req, res, url.split('?')[0] ?? url, body);
+      else handle(req, res, body);
+    });
+    req.on('error', () => {
+      res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    stats: () => stats.snapshot(),
+    resetStats: () => stats.reset(),
+    setFaults: (setting) => faults.set(setting),
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        server.close(() => {
+          store.close();
+          resolve();
+        });
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  CreateKeyCommand,
+  GenerateDataKeyCommand,
+  KMSServiceException,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
+import { fakeClock, startTestKms, type TestKms } from './support/index.js';
+
+const THROTTLE =
+  'You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.';
+
+let kms: TestKms | undefined;
+afterEach(async () => {
+  await kms?.close();
+  kms = undefined;
+});
+
+/** Sends `n` calls at once; returns how many succeeded and the throttle errors. */
+async function burst(n: number, call: () => Promise<unknown>) {
+  const results = await Promise.allSettled(Array.from({ length: n }, call));
+  const ok = results.filter((r) => r.status === 'fulfilled').length;
+  const errors = results
+    .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+    .map((r) => r.reason as KMSServiceException);
+  return { ok, errors };
+}
+
+async function newKey(client: KMSClient): Promise<string> {
+  const out = await client.send(new CreateKeyCommand({}));
+  return out.KeyMetadata!.KeyId!;
+}
+
+describe('local-kms quotas', () => {
+  it('admits exactly the configured rate per one-second window, then sends the exact throttle', async () => {
+    const clock = fakeClock();
+    kms = await startTestKms({ clock, quotas: { overrides: { symmetric: 10 } } });
+    const client = kms.client({ region: 'ca-central-1' });
+    const keyId = await newKey(client);
+    const gdk = () => client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' }));
+
+    const first = await burst(15, gdk);
+    expect(first.ok).toBe(10);
+    expect(first.errors).toHaveLength(5);
+    for (const e of first.errors) {
+      expect(e).toBeInstanceOf(KMSServiceException);
+      expect(e.name).toBe('ThrottlingException');
+      expect(e.message).toBe(THROTTLE);
+      expect(e.$metadata.httpStatusCode).toBe(400);
+    }
+    // Still inside the same second: nothing more gets through.
+    clock.advance(999);
+    expect((await burst(3, gdk)).ok).toBe(0);
+    // Next window: a full second's worth again.
+    clock.advance(1);
+    expect((await burst(12, gdk)).ok).toBe(10);
+
+    const s = kms.server.stats();
+    expect(s.byOperation['GenerateDataKey']).toMatchObject({ accepted: 20, throttled: 10 });
+    expect(s.byRegionPool['ca-central-1/symmetric']).toMatchObject({ accepted: 20, throttled: 10 });
+  });
+
+  it('counts each region separately and each control operation in its own pool', async () => {
+    const clock = fakeClock();
+    kms = await startTestKms({ clock, quotas: { scale: 0.4 } }); // CreateKey 5 rps -> 2
+    const east = kms.client({ region: 'us-east-1' });
+    const west = kms.client({ region: 'eu-west-1' });
+    expect((await burst(4, () => newKey(east))).ok).toBe(2);
+    expect((await burst(4, () => newKey(west))).ok).toBe(2);
+    const s = kms.server.stats();
+    expect(s.byRegionPool['us-east-1/control/CreateKey']).toMatchObject({
+      accepted: 2,
+      throttled: 2,
+    });
+    expect(s.byRegionPool['eu-west-1/control/CreateKey']).toMatchObject({
+      accepted: 2,
+      throttled: 2,
+    });
+  });
+
+  it('quotas: false never throttles', async () => {
+    kms = await startTestKms({ quotas: false, clock: fakeClock() });
+    const client = kms.client();
+    expect((await burst(30, () => newKey(client))).ok).toBe(30);
+    expect(kms.server.stats().total.throttled).toBe(0);
+  });
+});
