@@ -91,6 +91,10 @@ function zeroCounts(): Record<BillingClass, number> {
   return { standard: 0, asymmetric: 0, 'ecc-data-key-pair': 0, 'rsa-data-key-pair': 0 };
 }
 
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
 function isAlias(keyId: string): boolean {
   return keyId.startsWith('alias/') || keyId.includes(':alias/');
 }
@@ -365,6 +369,11 @@ export class KmsTelemetry {
   };
 
   readonly #onEnd = (m: OperationEndMessage): void => {
+    // A message that breaks the contract would turn every later sum into NaN; drop it instead.
+    if (!isCount(m.attempts) || !isCount(m.throttles) || !Number.isFinite(m.durationMs)) {
+      log.warn('ignored an operation:end message that does not match the contract');
+      return;
+    }
     const op = this.#open.get(m.operationId);
     this.#open.delete(m.operationId);
     const billing = billingClassOf(m.billing);
