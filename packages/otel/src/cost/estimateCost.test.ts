@@ -93,4 +93,15 @@ describe('estimateCost', () => {
     expect(() => estimateCost({ requests: { standard: -1 } })).toThrow(/requests\.standard/);
     expect(() => estimateCost({ observedSeconds: 0 })).toThrow(/observedSeconds/);
   });
+
+  it('gives the figures the README example states', () => {
+    const e = estimateCost({
+      requests: { standard: 600 },
+      cacheHits: { standard: 2_400 },
+      observedSeconds: 60,
+      keys: [{}, { rotations: 1 }],
+    });
+    expect(e.totalUsd).toBeCloseTo(81.78, 8);
+    expect(e.savedByCacheUsd).toBeCloseTo(315.36, 8);
+  });
 });

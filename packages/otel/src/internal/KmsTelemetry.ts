@@ -301,11 +301,11 @@ export class KmsTelemetry {
   readonly #onThrottle = (m: ThrottleMessage): void => {
     const op = this.#open.get(m.operationId);
     if (op === undefined || !op.span.isRecording()) return;
-    op.span.addEvent(EVENT_THROTTLE, {
-      [ATTR_ATTEMPT]: m.attempt,
-      [ATTR_QUOTA_POOL]: m.pool,
-      [ATTR_LIMITER_RATE]: m.rate,
-    });
+    const attributes: Attributes = { [ATTR_ATTEMPT]: m.attempt, [ATTR_QUOTA_POOL]: m.pool };
+    // Core reports an infinite rate when the pool is not paced (quotas off); JSON exporters would
+    // turn that into null, so it is left out.
+    if (Number.isFinite(m.rate)) attributes[ATTR_LIMITER_RATE] = m.rate;
+    op.span.addEvent(EVENT_THROTTLE, attributes);
   };
 
   readonly #onRetry = (m: RetryMessage): void => {
