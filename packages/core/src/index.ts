@@ -34,7 +34,81 @@ export {
 } from './quotas/index.js';
 
 // Errors.
-export { InvalidOptionError, SteadyKmsError, needs, type SteadyKmsErrorCode } from './errors.js';
+export {
+  AbortedError,
+  DeadlineExceededError,
+  InvalidOptionError,
+  KmsError,
+  QuotaExceededError,
+  SteadyKmsError,
+  ThrottledError,
+  needs,
+  type OperationFacts,
+  type ResponseMetadataLike,
+  type SteadyKmsErrorCode,
+} from './errors.js';
+
+// The SDK plugin.
+export {
+  callOptionsMiddlewareOptions,
+  getSteadyKmsCallPlugin,
+  getSteadyKmsPlugin,
+  withSteadyKms,
+  type PluggableClient,
+} from './plugin/getSteadyKmsPlugin.js';
+export {
+  resolveSteadyKmsConfig,
+  type ShareSetting,
+  type SteadyKmsPluginOptions,
+  type SteadyKmsResolvedConfig,
+} from './plugin/options.js';
+export { operationMiddleware, operationMiddlewareOptions } from './plugin/operationMiddleware.js';
+export { retryMiddleware, retryMiddlewareOptions } from './plugin/retryMiddleware.js';
+export { limiterMiddleware, limiterMiddlewareOptions } from './plugin/limiterMiddleware.js';
+export { CONTEXT_KEYS, type CallOptions } from './plugin/context.js';
+export { deadlineSignal } from './plugin/deadlineSignal.js';
+export { parseKmsArn, type KmsArn } from './plugin/KeyFacts.js';
+
+// Limiter.
+export {
+  TokenBucket,
+  type AcquireOptions,
+  type Priority,
+  type TokenBucketOptions,
+} from './limiter/TokenBucket.js';
+export {
+  AdaptiveRate,
+  type AdaptiveRateOptions,
+  type AdaptiveRateState,
+} from './limiter/AdaptiveRate.js';
+export {
+  PoolLimiter,
+  type PoolKey,
+  type PoolLimiterTuning,
+  type ThrottleHold,
+} from './limiter/PoolLimiter.js';
+export { LimiterRegistry, processRegistry } from './limiter/LimiterRegistry.js';
+
+// Retries.
+export {
+  RetryRefusedError,
+  SteadyRetryStrategy,
+  SteadyRetryToken,
+  type OperationRetryScope,
+  type RetryBudgetOptions,
+  type RetryOptions,
+  type RetryRefusalReason,
+} from './retry/retryStrategy.js';
+export {
+  ExponentialBackoff,
+  type BackoffOptions,
+  type Jitter,
+} from './retry/ExponentialBackoff.js';
+export { classifyError, isAmbiguous, type ErrorClass } from './retry/classifyError.js';
+
+// Time.
+export { systemClock, systemSleep, type Clock, type Sleep } from './internal/clock.js';
+export { FakeClock } from './internal/FakeClock.js';
 
 // Diagnostics channels: names and message shapes.
 export {
