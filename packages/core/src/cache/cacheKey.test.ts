@@ -1,0 +1,132 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { dataKeyCacheId, decryptCacheKey, type DecryptKeyInput } from './cacheKey.js';
+
+// Strings with every kind of code unit, lone surrogates included: UTF-8 would merge some of them.
+const str = fc.string({ unit: 'binary', maxLength: 12 });
+const context = fc.option(fc.dictionary(str, str, { maxKeys: 4 }), { nil: undefined });
+const decryptInput = fc.record(
+  {
+    CiphertextBlob: fc.uint8Array({ maxLength: 24 }),
+    EncryptionContext: context,
+    KeyId: fc.option(str, { nil: undefined }),
+    EncryptionAlgorithm: fc.option(
+      fc.constantFrom('SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'),
+      { nil: undefined },
+    ),
+    GrantTokens: fc.option(fc.array(str, { maxLength: 3 }), { nil: undefined }),
+  },
+  { requiredKeys: ['CiphertextBlob'] },
+);
+
+/** What KMS compares: absent and empty contexts are the same request. */
+function canonical(i: DecryptKeyInput): unknown {
+  const ec = i.EncryptionContext ?? {};
+  return {
+    c: Buffer.from(i.CiphertextBlob ?? []).toString('hex'),
+    ec: Object.keys(ec)
+      .sort()
+      .map((k) => [k, ec[k]]),
+    k: i.KeyId === undefined ? null : [i.KeyId],
+    a: i.EncryptionAlgorithm === undefined ? null : [i.EncryptionAlgorithm],
+    g: i.GrantTokens === undefined ? null : [i.GrantTokens],
+  };
+}
+
+describe('decryptCacheKey', () => {
+  it('differs whenever any part of the request differs, and only then', () => {
+    fc.assert(
+      fc.property(decryptInput, decryptInput, (a, b) => {
+        const same = JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+        expect(decryptCacheKey(a) === decryptCacheKey(b)).toBe(same);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('differs when one context key or value changes by one code unit, lone surrogates included', () => {
+    fc.assert(
+      fc.property(
+        decryptInput,
+        str,
+        str,
+        fc.constantFrom('\ud800', '\ufffd', '\u0000', 'x'),
+        (input, k, v, extra) => {
+          const ec = { ...(input.EncryptionContext ?? {}), [k]: v };
+          const base = { ...input, EncryptionContext: ec };
+          const changedValue = { ...input, EncryptionContext: { ...ec, [k]: v + extra } };
+          const changedKey = { ...input, EncryptionContext: { ...ec, [k + extra]: v } };
+          expect(decryptCacheKey(base)).not.toBe(decryptCacheKey(changedValue));
+          if (!(k + extra in ec))
+            expect(decryptCacheKey(base)).not.toBe(decryptCacheKey(changedKey));
+        },
+      ),
+    );
+  });
+
+  it('does not depend on the order the context was written in', () => {
+    fc.assert(
+      fc.property(fc.dictionary(str, str, { minKeys: 2, maxKeys: 6 }), (ec) => {
+        const reversed = Object.fromEntries(Object.entries(ec).reverse());
+        const blob = new Uint8Array([1, 2, 3]);
+        expect(decryptCacheKey({ CiphertextBlob: blob, EncryptionContext: ec })).toBe(
+          decryptCacheKey({ CiphertextBlob: blob, EncryptionContext: reversed }),
+        );
+      }),
+    );
+  });
+
+  it('cannot be fooled by moving bytes between adjacent fields', () => {
+    const blob = new Uint8Array(0);
+    expect(decryptCacheKey({ CiphertextBlob: blob, EncryptionContext: { ab: 'c' } })).not.toBe(
+      decryptCacheKey({ CiphertextBlob: blob, EncryptionContext: { a: 'bc' } }),
+    );
+    expect(
+      decryptCacheKey({ CiphertextBlob: blob, KeyId: 'k', EncryptionAlgorithm: 'A' }),
+    ).not.toBe(decryptCacheKey({ CiphertextBlob: blob, KeyId: 'kA' }));
+    expect(decryptCacheKey({ CiphertextBlob: blob, KeyId: '' })).not.toBe(
+      decryptCacheKey({ CiphertextBlob: blob }),
+    );
+  });
+});
+
+describe('dataKeyCacheId', () => {
+  const part = fc.record(
+    {
+      keyId: str,
+      encryptionContext: context,
+      keySpec: fc.option(fc.oneof(str, fc.integer({ min: 1, max: 1024 })), { nil: undefined }),
+      partition: fc.option(fc.oneof(str, fc.uint8Array({ maxLength: 8 })), { nil: undefined }),
+    },
+    { requiredKeys: ['keyId'] },
+  );
+
+  it('differs whenever key id, context, key spec or partition differs', () => {
+    fc.assert(
+      fc.property(part, part, (a, b) => {
+        const norm = (p: typeof a) =>
+          JSON.stringify({
+            ...p,
+            encryptionContext: Object.fromEntries(
+              Object.entries(p.encryptionContext ?? {}).sort(([x], [y]) => (x < y ? -1 : 1)),
+            ),
+            keySpec: p.keySpec === undefined ? null : [typeof p.keySpec, p.keySpec],
+            partition:
+              p.partition === undefined
+                ? null
+                : typeof p.partition === 'string'
+                  ? ['s', p.partition]
+                  : ['b', Buffer.from(p.partition).toString('hex')],
+          });
+        expect(dataKeyCacheId(a) === dataKeyCacheId(b)).toBe(norm(a) === norm(b));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('keeps the number 32 and the string "32" apart', () => {
+    expect(dataKeyCacheId({ keyId: 'k', keySpec: 32 })).not.toBe(
+      dataKeyCacheId({ keyId: 'k', keySpec: '32' }),
+    );
+  });
+});
