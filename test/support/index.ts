@@ -1,6 +1,7 @@
 export {
   TEST_CREDENTIALS,
   TEST_REGION,
+  catchKmsError,
   fakeClock,
   localKmsClientConfig,
   startTestKms,

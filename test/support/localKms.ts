@@ -9,7 +9,7 @@
  * await kms.close();                            // also destroys every client it made
  * ```
  */
-import { KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
+import { KMSClient, KMSServiceException, type KMSClientConfig } from '@aws-sdk/client-kms';
 import { startLocalKms, type LocalKms, type LocalKmsOptions } from '@steadykms/local-kms';
 
 /** Credentials local-kms accepts (it reads only the region of the SigV4 scope). */
@@ -86,4 +86,18 @@ export function fakeClock(start = Date.UTC(2026, 0, 1)): FakeClock {
       t = ms;
     },
   };
+}
+
+/**
+ * Awaits a call that must fail and returns its SDK error (name, message, `$metadata.httpStatusCode`);
+ * throws if the call succeeded.
+ */
+export async function catchKmsError(call: Promise<unknown>): Promise<KMSServiceException> {
+  try {
+    await call;
+  } catch (e) {
+    if (e instanceof KMSServiceException) return e;
+    throw e;
+  }
+  throw new Error('expected the KMS call to fail, but it succeeded');
 }

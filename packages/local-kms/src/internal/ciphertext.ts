@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomFillSync, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
+import { fillRandom } from './randomPool.js';
 
 /**
  * The ciphertext blob local-kms hands out for symmetric keys.
@@ -70,7 +71,7 @@ export function sealBlob(
   out[1] = MAGIC1;
   uuidToBytes(keyId, out, 2);
   out.writeUInt32BE(version, 18);
-  randomFillSync(out, HEADER_LENGTH, IV_LENGTH);
+  fillRandom(out, HEADER_LENGTH, IV_LENGTH);
   const cipher = createCipheriv('aes-256-gcm', material, out.subarray(HEADER_LENGTH, 34));
   const ctx = encodeContext(context);
   cipher.setAAD(

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { KmsError, validation } from './errors.js';
+import { randomBuffer } from './randomPool.js';
 import { openBlob, readBlobHeader, sealBlob, type EncryptionContext } from './ciphertext.js';
 import {
   checkGrantTokens,
@@ -481,7 +481,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
     checkGrantTokens(input);
     noRecipient(input);
     dryRun(input);
-    const plaintext = randomBytes(length);
+    const plaintext = randomBuffer(length);
     return {
       CiphertextBlob: encryptUnder(key, plaintext, context).toString('base64'),
       Plaintext: plaintext.toString('base64'),
@@ -496,7 +496,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
     const context = optContext(input, 'EncryptionContext');
     checkGrantTokens(input);
     dryRun(input);
-    const plaintext = randomBytes(length);
+    const plaintext = randomBuffer(length);
     const blob = encryptUnder(key, plaintext, context);
     plaintext.fill(0);
     return {
@@ -513,7 +513,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
     }
     noRecipient(input);
     if (n === undefined) throw validation('Please specify the number of bytes.');
-    return { Plaintext: randomBytes(n).toString('base64') };
+    return { Plaintext: randomBuffer(n).toString('base64') };
   },
 };
 

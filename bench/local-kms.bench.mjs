@@ -1,0 +1,121 @@
+// local-kms throughput and server CPU per request: GenerateDataKey from the bare SDK at concurrency 1
+// and 32, quotas off. The server runs in its own child process (the built bin), so its CPU time is its
+// own: it reports process.cpuUsage() on GET /__admin/stats. The client's CPU is this process's.
+//
+// Bar (issue 2): at most 100 µs of server CPU per request, and the client, not the server, saturating
+// first. Run: pnpm build && pnpm bench local-kms   (env: BENCH_SECONDS=5 BENCH_RUNS=3)
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CreateKeyCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = join(here, '..', 'packages', 'local-kms', 'dist', 'bin.js');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const CONCURRENCY = [1, 32];
+
+if (!existsSync(bin)) {
+  console.error(`bench: ${bin} is missing; run \`pnpm build\` first`);
+  process.exit(1);
+}
+
+function startServer() {
+  const child = spawn(process.execPath, [bin, '--quotas', 'off'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.once('exit', (code) => reject(new Error(`local-kms exited with ${code}`)));
+  });
+}
+
+async function serverCpuMicros(url) {
+  const r = await fetch(`${url}/__admin/stats`);
+  const s = await r.json();
+  return s.process.cpuUserMicros + s.process.cpuSystemMicros;
+}
+
+function cpuMicros(u) {
+  return u.user + u.system;
+}
+
+async function measure(client, keyId, concurrency, seconds) {
+  const cmd = () => client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' }));
+  const deadline = performance.now() + seconds * 1000;
+  let count = 0;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      await cmd();
+      count++;
+    }
+  };
+  const server0 = await serverCpuMicros(client.__url);
+  const client0 = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = (performance.now() - t0) / 1000;
+  const clientCpu = cpuMicros(process.cpuUsage(client0));
+  const serverCpu = (await serverCpuMicros(client.__url)) - server0;
+  return {
+    rps: count / elapsed,
+    serverUsPerReq: serverCpu / count,
+    clientUsPerReq: clientCpu / count,
+    serverCore: serverCpu / 1e6 / elapsed,
+    clientCore: clientCpu / 1e6 / elapsed,
+  };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+const { child, url } = await startServer();
+try {
+  const client = new KMSClient({
+    endpoint: url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' },
+    maxAttempts: 1,
+  });
+  client.__url = url;
+  const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata.KeyId;
+  await measure(client, keyId, 32, 1.5); // warm up both JITs
+  const rows = [];
+  for (const c of CONCURRENCY) {
+    const runs = [];
+    for (let i = 0; i < RUNS; i++) runs.push(await measure(client, keyId, c, SECONDS));
+    const row = { concurrency: c };
+    for (const k of Object.keys(runs[0])) row[k] = median(runs.map((r) => r[k]));
+    row.runs = runs.map((r) => Math.round(r.rps)).join(' / ');
+    rows.push(row);
+  }
+  console.log(
+    `GenerateDataKey, bare SDK, quotas off, ${SECONDS} s per run, median of ${RUNS} runs\n`,
+  );
+  console.log(
+    '| concurrency | requests/s | server CPU µs/req | client CPU µs/req | server cores busy | client cores busy | requests/s per run |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    console.log(
+      `| ${r.concurrency} | ${Math.round(r.rps)} | ${r.serverUsPerReq.toFixed(1)} | ${r.clientUsPerReq.toFixed(1)} | ${r.serverCore.toFixed(2)} | ${r.clientCore.toFixed(2)} | ${r.runs} |`,
+    );
+  }
+  const worst = Math.max(...rows.map((r) => r.serverUsPerReq));
+  const saturating = rows.every((r) => r.clientUsPerReq > r.serverUsPerReq);
+  console.log(
+    `\nserver CPU per request ≤ 100 µs: ${worst <= 100 ? 'yes' : 'NO'} (worst ${worst.toFixed(1)} µs); ` +
+      `client spends more CPU per request than the server: ${saturating ? 'yes' : 'NO'}`,
+  );
+  client.destroy();
+} finally {
+  child.kill('SIGTERM');
+}
