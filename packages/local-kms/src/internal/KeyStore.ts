@@ -1,4 +1,5 @@
 import { createSecretKey, randomBytes, randomUUID, createHash, type KeyObject } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { aliasNotFound, keyNotFound, KmsError } from './errors.js';
 import {
   Journal,
@@ -51,6 +52,7 @@ export class KeyStore {
     this.accountId = accountId;
     this.#now = now;
     if (dataDir === undefined) return;
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     this.#master = loadMasterKey(dataDir);
     const { journal, state } = Journal.open(dataDir, (s) => this.#compact(s));
     this.#journal = journal;
