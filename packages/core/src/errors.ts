@@ -95,6 +95,41 @@ function sdkShape(cause: unknown): {
   };
 }
 
+/** The shape id of a modelled SDK error's class (`com.amazonaws.kms#NotFoundException`), if any. */
+function modelledShapeId(cause: unknown): string | undefined {
+  if (typeof cause !== 'object' || cause === null) return undefined;
+  const ctor = (cause as { constructor?: unknown }).constructor;
+  if (typeof ctor !== 'function' || !Object.prototype.hasOwnProperty.call(ctor, 'shapeId')) {
+    return undefined;
+  }
+  const id = (ctor as { shapeId?: unknown }).shapeId;
+  return typeof id === 'string' && !id.startsWith('smithy.ts.sdk.synthetic.') ? id : undefined;
+}
+
+const compatClasses = new Map<string, object>();
+
+/**
+ * A prototype under `target` whose constructor carries the SDK error's shape id, so that
+ * `e instanceof NotFoundException` holds for the wrapping error as it did for the SDK's.
+ */
+function compatPrototype(
+  target: abstract new (...args: never[]) => object,
+  shapeId: string,
+): object {
+  const key = `${target.name}\u0000${shapeId}`;
+  let proto = compatClasses.get(key);
+  if (proto === undefined) {
+    const ctor = { [target.name]: function () {} }[target.name] as unknown as { prototype: object };
+    Object.defineProperty(ctor, 'shapeId', { value: shapeId });
+    proto = Object.create(target.prototype as object, {
+      constructor: { value: ctor, writable: true, configurable: true },
+    }) as object;
+    ctor.prototype = proto;
+    compatClasses.set(key, proto);
+  }
+  return proto;
+}
+
 /**
  * An error KMS returned (or a transport failure) after steadykms's retries, wrapping the SDK's error as
  * `cause`.
@@ -104,6 +139,11 @@ function sdkShape(cause: unknown): {
  * own `e instanceof NotFoundException` (which matches by name) keep working.
  */
 export class KmsError extends SteadyKmsError {
+  /**
+   * Matches the SDK's `KMSServiceException` in its `instanceof` check (smithy's `ServiceException`
+   * compares shape ids along the prototype chain), so `e instanceof KMSServiceException` holds.
+   */
+  static readonly shapeId = 'smithy.ts.sdk.synthetic.com.amazonaws.kms#KMSServiceException';
   readonly operation: string;
   readonly attempts: number;
   readonly throttles: number;
@@ -128,6 +168,8 @@ export class KmsError extends SteadyKmsError {
     this.$metadata = { ...shape.$metadata, attempts: facts.attempts };
     this.$fault = shape.$fault;
     if (shape.name !== undefined && shape.name !== 'Error') this.name = shape.name;
+    const modelled = modelledShapeId(cause);
+    if (modelled !== undefined) Object.setPrototypeOf(this, compatPrototype(new.target, modelled));
   }
 
   static override is(e: unknown): e is KmsError {

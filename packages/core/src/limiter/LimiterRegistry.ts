@@ -9,6 +9,8 @@ export class LimiterRegistry {
   readonly clock: Clock;
   readonly sleep: Sleep;
   readonly #pools = new Map<string, PoolLimiter>();
+  /** The account that calls of unknown account (`'default'`) in a region are charged to. */
+  readonly #defaultAccount = new Map<string, string>();
 
   constructor(clock: Clock = systemClock, sleep: Sleep = systemSleep) {
     this.clock = clock;
@@ -17,6 +19,10 @@ export class LimiterRegistry {
 
   /** The limiter for `key`, created on first use with `quota × share` as its ceiling. */
   limiter(key: PoolKey, quota: number, share: number, tuning?: PoolLimiterTuning): PoolLimiter {
+    if (key.accountId === 'default') {
+      const bound = this.#defaultAccount.get(key.region);
+      if (bound !== undefined) key = { ...key, accountId: bound };
+    }
     const id = `${key.accountId}\u0000${key.region}\u0000${key.pool}`;
     let limiter = this.#pools.get(id);
     if (limiter === undefined) {
@@ -26,6 +32,26 @@ export class LimiterRegistry {
       limiter.configure(quota, share);
     }
     return limiter;
+  }
+
+  /**
+   * A response revealed the account behind calls that named keys by alias or bare id in `region`:
+   * from now on they share the account's limiters, and the limiters they used so far become the
+   * account's (unless it already has its own), so pacing state carries over.
+   */
+  bindDefaultAccount(region: string, accountId: string): void {
+    if (this.#defaultAccount.has(region)) return;
+    this.#defaultAccount.set(region, accountId);
+    const prefix = `default\u0000${region}\u0000`;
+    for (const [id, limiter] of [...this.#pools]) {
+      if (!id.startsWith(prefix)) continue;
+      const target = `${accountId}\u0000${id.slice('default\u0000'.length)}`;
+      if (!this.#pools.has(target)) {
+        this.#pools.set(target, limiter);
+        limiter.rekey(accountId);
+      }
+      this.#pools.delete(id);
+    }
   }
 
   /** The limiters created so far. */

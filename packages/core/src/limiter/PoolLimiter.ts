@@ -36,7 +36,7 @@ export interface PoolKey {
  * {@link AdaptiveRate} under `quota × share × (1 − headroom)`.
  */
 export class PoolLimiter {
-  readonly key: PoolKey;
+  #key: PoolKey;
   readonly #clock: Clock;
   readonly #rate: AdaptiveRate;
   readonly #bucket: TokenBucket;
@@ -56,7 +56,7 @@ export class PoolLimiter {
     sleep: Sleep,
     tuning: PoolLimiterTuning = {},
   ) {
-    this.key = key;
+    this.#key = key;
     this.#clock = clock;
     this.#quota = quota;
     this.#share = share;
@@ -100,6 +100,16 @@ export class PoolLimiter {
       quota: this.#quota,
     };
     channels.rate.publish(message);
+  }
+
+  /** Which account, region and pool this limiter paces. */
+  get key(): PoolKey {
+    return this.#key;
+  }
+
+  /** @internal The registry learned the account behind `'default'`. */
+  rekey(accountId: string): void {
+    this.#key = { ...this.#key, accountId };
   }
 
   /** The configured quota, requests per second. */

@@ -5,7 +5,7 @@ import { CHANNEL_NAMES } from '../events/channels.js';
 import { FakeClock } from '../internal/FakeClock.js';
 import { LimiterRegistry } from '../limiter/LimiterRegistry.js';
 import { getSteadyKmsPlugin, withSteadyKms } from './getSteadyKmsPlugin.js';
-import { scriptedHandler, TEST_CREDENTIALS, THROTTLE_BODY } from './testSupport.js';
+import { scriptedHandler, settle, TEST_CREDENTIALS, THROTTLE_BODY } from './testSupport.js';
 
 const subscriptions: [string, (m: unknown) => void][] = [];
 afterEach(() => {
@@ -86,8 +86,7 @@ describe('plugin middleware order', () => {
       new GenerateDataKeyCommand({ KeyId: 'alias/a', KeySpec: 'AES_256' }),
     );
     // The SDK's own adaptive mode and maxAttempts: 1 must not apply: our strategy retries the throttle.
-    for (let i = 0; i < 20 && handler.requests.length < 2; i++) await clock.advance(1000);
-    const out = await pending;
+    const out = await settle(clock, pending);
     expect(out.$metadata.attempts).toBe(2);
     expect(log).toEqual([
       'operationStart',

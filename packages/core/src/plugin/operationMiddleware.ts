@@ -127,7 +127,11 @@ export function operationMiddleware(plugin: PluginState) {
         region = arn?.region ?? 'unknown';
         regionKnown = false;
       }
-      if (arn !== undefined && arn.region === region) facts.learnAccount(arn.region, arn.accountId);
+      if (arn !== undefined && arn.region === region) {
+        facts.learnAccount(arn.region, arn.accountId);
+        if (config.accountId === undefined)
+          config.registry.bindDefaultAccount(region, arn.accountId);
+      }
       const accountId =
         (arn?.region === region ? arn.accountId : undefined) ??
         facts.account(region) ??
@@ -226,9 +230,12 @@ export function operationMiddleware(plugin: PluginState) {
       const output = result.output as unknown as Record<string, unknown>;
       const learned = keyInfoFromResponse(output);
       if (learned !== undefined) facts.learnKey(learned.keyArn, learned.info, keyId);
-      const outArn = parseKmsArn(str(output['KeyId']));
+      const outArn = parseKmsArn(str(output['KeyId'])) ?? parseKmsArn(learned?.keyArn);
       if (outArn !== undefined) {
         facts.learnAccount(outArn.region, outArn.accountId);
+        if (config.accountId === undefined) {
+          config.registry.bindDefaultAccount(outArn.region, outArn.accountId);
+        }
         if (state.accountId === undefined && outArn.region === state.region) {
           state.accountId = outArn.accountId;
         }

@@ -68,3 +68,22 @@ export function scriptedHandler(
 }
 
 export const TEST_CREDENTIALS = { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' };
+
+/**
+ * Advances a fake clock in `stepMs` steps until `promise` settles (the SDK takes a few event-loop turns
+ * to reach the limiter, so one big step could pass before anyone waits). Returns the promise's value.
+ */
+export async function settle<T>(
+  clock: { advance(ms: number): Promise<void> },
+  promise: Promise<T>,
+  stepMs = 20,
+  maxSteps = 5_000,
+): Promise<T> {
+  let settled = false;
+  const watched = promise.finally(() => {
+    settled = true;
+  });
+  watched.catch(() => undefined);
+  for (let i = 0; i < maxSteps && !settled; i++) await clock.advance(stepMs);
+  return watched;
+}
