@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { CreateKeyCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 
@@ -37,7 +38,7 @@ function startServer() {
 }
 
 async function serverCpuMicros(url) {
-  const r = await fetch(`${url}/__admin/stats`);
+  const r = await globalThis.fetch(`${url}/__admin/stats`);
   const s = await r.json();
   return s.process.cpuUserMicros + s.process.cpuSystemMicros;
 }

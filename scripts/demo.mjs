@@ -1,6 +1,7 @@
 // The README's main job (`bash scripts/demo.sh`, after `pnpm build`): start the embedded local KMS with
 // a small quota, create a key and an alias, encrypt and decrypt, then burst past the quota with the bare
 // SDK and show the ThrottlingException that KMS would send. Exits 0 when every step did what it should.
+import { Buffer } from 'node:buffer';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
