@@ -22,8 +22,34 @@ if (!existsSync(bin)) {
   process.exit(1);
 }
 
-function startServer() {
-  const child = spawn(process.execPath, [bin, '--quotas', 'off'], {
+// The floor: a bare node:http server that answers every call with a canned GenerateDataKey response
+// (no JSON parsing, no crypto). It shows what node:http itself costs on this machine at this moment, so
+// local-kms's own share is the difference between the two rows.
+const FLOOR = `
+import { createServer } from 'node:http';
+const id = '1234abcd-12ab-34cd-56ef-1234567890ab';
+const arn = 'arn:aws:kms:us-east-1:111122223333:key/' + id;
+const body = JSON.stringify({ KeyMetadata: { KeyId: id, Arn: arn }, KeyId: arn,
+  CiphertextBlob: Buffer.alloc(82).toString('base64'), Plaintext: Buffer.alloc(32).toString('base64') });
+const server = createServer((req, res) => {
+  if (req.url === '/__admin/stats') {
+    const c = process.cpuUsage();
+    res.end(JSON.stringify({ process: { cpuUserMicros: c.user, cpuSystemMicros: c.system } }));
+    return;
+  }
+  req.on('data', () => {});
+  req.on('end', () => {
+    res.writeHead(200, { 'Content-Type': 'application/x-amz-json-1.1', 'Content-Length': body.length });
+    res.end(body);
+  });
+});
+server.keepAliveTimeout = 60000;
+server.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + server.address().port));
+`;
+
+function startServer(kind) {
+  const args = kind === 'floor' ? ['--input-type=module', '-e', FLOOR] : [bin, '--quotas', 'off'];
+  const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -78,45 +104,51 @@ const median = (xs) => {
   return s[Math.floor(s.length / 2)];
 };
 
-const { child, url } = await startServer();
-try {
-  const client = new KMSClient({
-    endpoint: url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' },
-    maxAttempts: 1,
-  });
-  client.__url = url;
-  const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata.KeyId;
-  await measure(client, keyId, 32, 1.5); // warm up both JITs
-  const rows = [];
-  for (const c of CONCURRENCY) {
-    const runs = [];
-    for (let i = 0; i < RUNS; i++) runs.push(await measure(client, keyId, c, SECONDS));
-    const row = { concurrency: c };
-    for (const k of Object.keys(runs[0])) row[k] = median(runs.map((r) => r[k]));
-    row.runs = runs.map((r) => Math.round(r.rps)).join(' / ');
-    rows.push(row);
+async function bench(kind) {
+  const { child, url } = await startServer(kind);
+  try {
+    const client = new KMSClient({
+      endpoint: url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' },
+      maxAttempts: 1,
+    });
+    client.__url = url;
+    const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata.KeyId;
+    await measure(client, keyId, 32, 1.5); // warm up both JITs
+    const rows = [];
+    for (const c of CONCURRENCY) {
+      const runs = [];
+      for (let i = 0; i < RUNS; i++) runs.push(await measure(client, keyId, c, SECONDS));
+      const row = { kind, concurrency: c };
+      for (const k of Object.keys(runs[0])) row[k] = median(runs.map((r) => r[k]));
+      row.runs = runs.map((r) => Math.round(r.rps)).join(' / ');
+      rows.push(row);
+    }
+    client.destroy();
+    return rows;
+  } finally {
+    child.kill('SIGTERM');
   }
-  console.log(
-    `GenerateDataKey, bare SDK, quotas off, ${SECONDS} s per run, median of ${RUNS} runs\n`,
-  );
-  console.log(
-    '| concurrency | requests/s | server CPU µs/req | client CPU µs/req | server cores busy | client cores busy | requests/s per run |',
-  );
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
-  for (const r of rows) {
-    console.log(
-      `| ${r.concurrency} | ${Math.round(r.rps)} | ${r.serverUsPerReq.toFixed(1)} | ${r.clientUsPerReq.toFixed(1)} | ${r.serverCore.toFixed(2)} | ${r.clientCore.toFixed(2)} | ${r.runs} |`,
-    );
-  }
-  const worst = Math.max(...rows.map((r) => r.serverUsPerReq));
-  const saturating = rows.every((r) => r.clientUsPerReq > r.serverUsPerReq);
-  console.log(
-    `\nserver CPU per request ≤ 100 µs: ${worst <= 100 ? 'yes' : 'NO'} (worst ${worst.toFixed(1)} µs); ` +
-      `client spends more CPU per request than the server: ${saturating ? 'yes' : 'NO'}`,
-  );
-  client.destroy();
-} finally {
-  child.kill('SIGTERM');
 }
+
+const rows = [...(await bench('local-kms')), ...(await bench('floor'))];
+console.log(
+  `GenerateDataKey, bare SDK, quotas off, ${SECONDS} s per run, median of ${RUNS} runs\n`,
+);
+console.log(
+  '| server | concurrency | requests/s | server CPU µs/req | client CPU µs/req | server cores busy | client cores busy | requests/s per run |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const r of rows) {
+  console.log(
+    `| ${r.kind} | ${r.concurrency} | ${Math.round(r.rps)} | ${r.serverUsPerReq.toFixed(1)} | ${r.clientUsPerReq.toFixed(1)} | ${r.serverCore.toFixed(2)} | ${r.clientCore.toFixed(2)} | ${r.runs} |`,
+  );
+}
+const ours = rows.filter((r) => r.kind === 'local-kms');
+const worst = Math.max(...ours.map((r) => r.serverUsPerReq));
+const clientFirst = ours.every((r) => r.clientUsPerReq > r.serverUsPerReq);
+console.log(
+  `\nlocal-kms server CPU per request ≤ 100 µs: ${worst <= 100 ? 'yes' : 'NO'} (worst ${worst.toFixed(1)} µs); ` +
+    `the client spends more CPU per request than the server (saturates first): ${clientFirst ? 'yes' : 'NO'}`,
+);
