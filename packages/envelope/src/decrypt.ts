@@ -1,0 +1,105 @@
+import { verify } from 'node:crypto';
+import { SteadyKmsError } from '@steadykms/core';
+import { parseHeader, type MessageHeader } from './format/header.js';
+import { parseFooter, parseFrame, parseNonFramedBody } from './format/body.js';
+import type { EncryptionContext } from './format/encryptionContext.js';
+import { DecryptionError, formatError } from './errors.js';
+import {
+  DecryptSession,
+  badSignature,
+  resolveDecrypt,
+  type DecryptOptionsBase,
+} from './internal/DecryptSession.js';
+import { toBytes } from './internal/options.js';
+
+/** Options of {@link decrypt}. */
+export type DecryptOptions = DecryptOptionsBase;
+
+/** What {@link decrypt} returns. */
+export interface DecryptResult {
+  readonly plaintext: Buffer;
+  /** The message's encryption context (stored pairs plus any authenticate-only pairs you supplied). */
+  readonly encryptionContext: EncryptionContext;
+  readonly suiteId: number;
+  /** The parsed header. */
+  readonly messageHeader: MessageHeader;
+}
+
+/**
+ * Decrypts one whole AWS Encryption SDK message (a string is read as base64). Nothing is returned unless
+ * every tag, the key commitment and (for signed suites) the signature verify and no byte follows the
+ * message. Errors are `MessageFormatError` (malformed) or `DecryptionError` (does not authenticate).
+ */
+export async function decrypt(
+  ciphertext: Uint8Array | string,
+  options: DecryptOptions,
+): Promise<DecryptResult> {
+  const o = resolveDecrypt(options);
+  const buf = toBytes(ciphertext, 'base64');
+  const parsed = parseHeader(buf, 0, o.maxEdks);
+  if (!parsed) throw formatError('message is truncated in the header');
+  const s = await DecryptSession.start(parsed, o);
+  const parts: Buffer[] = [];
+  let total = 0;
+  try {
+    const { header } = s;
+    let off = parsed.length;
+    if (header.contentType === 2) {
+      for (;;) {
+        const f = parseFrame(buf, off, header.frameLength);
+        if (!f) throw formatError('message is truncated in the body');
+        const pt = s.decryptFrame(f);
+        parts.push(pt);
+        total += pt.length;
+        off += f.length;
+        if (f.final) break;
+      }
+    } else {
+      const f = parseNonFramedBody(buf, off);
+      if (!f) throw formatError('message is truncated in the body');
+      const pt = s.decryptFrame(f);
+      parts.push(pt);
+      total += pt.length;
+      off += f.length;
+    }
+    const sig = header.suite.signature;
+    if (sig) {
+      const footer = parseFooter(buf, off);
+      if (!footer) throw formatError('message is truncated in the footer');
+      if (
+        !s.verificationKey ||
+        !verify(
+          sig.hash,
+          buf.subarray(0, off),
+          { key: s.verificationKey, dsaEncoding: 'der' },
+          footer.signature,
+        )
+      ) {
+        throw badSignature();
+      }
+      off += footer.length;
+    }
+    //= aws-encryption-sdk-specification/client-apis/decrypt.md#behavior
+    //# If this operation successfully completes the above steps but there are consumable bytes which are intended to be decrypted, this operation MUST fail.
+    if (off !== buf.length) throw formatError('bytes follow the end of the message');
+    const plaintext = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, total);
+    if (parts.length > 1) for (const p of parts) p.fill(0);
+    return {
+      plaintext,
+      encryptionContext: s.encryptionContext,
+      suiteId: header.suite.id,
+      messageHeader: header,
+    };
+  } catch (e) {
+    for (const p of parts) p.fill(0);
+    throw wrapUnexpected(e);
+  } finally {
+    s.destroy();
+  }
+}
+
+/** @internal Any non-steadykms error inside decrypt becomes a DecryptionError (the cause is kept). */
+export function wrapUnexpected(e: unknown): unknown {
+  if (SteadyKmsError.is(e)) return e;
+  return new DecryptionError('decryption failed', { cause: e });
+}

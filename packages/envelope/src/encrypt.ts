@@ -1,0 +1,81 @@
+import { sign } from 'node:crypto';
+import {
+  framedBodySize,
+  frameCounts,
+  writeFinalFrameHeader,
+  writeFrameHeader,
+} from './format/body.js';
+import type { EncryptionContext } from './format/encryptionContext.js';
+import {
+  maxFooterLength,
+  startEncrypt,
+  type EncryptOptionsBase,
+} from './internal/EncryptSession.js';
+import { toBytes } from './internal/options.js';
+
+/** Options of {@link encrypt}. */
+export type EncryptOptions = EncryptOptionsBase;
+
+/** What {@link encrypt} returns. */
+export interface EncryptResult {
+  /** The whole message in the AWS Encryption SDK format. */
+  readonly ciphertext: Buffer;
+  /** The encryption context the message carries (yours plus `aws-crypto-public-key` for signed suites). */
+  readonly encryptionContext: EncryptionContext;
+  /** The suite the message was written with. */
+  readonly suiteId: number;
+  /** The message ID (32 bytes). */
+  readonly messageId: Buffer;
+}
+
+/**
+ * Encrypts a buffer or string (UTF-8) into one AWS Encryption SDK message, which any ESDK decrypts.
+ *
+ * The message is written into a single allocation sized up front (header, frames, footer), one AES-GCM
+ * cipher per frame; use {@link encryptStream} for data that does not fit comfortably in memory.
+ */
+export async function encrypt(
+  plaintext: Uint8Array | string,
+  options: EncryptOptions,
+): Promise<EncryptResult> {
+  const pt = toBytes(plaintext, 'utf8');
+  let bodySize = 0;
+  const s = await startEncrypt(options, pt.length, ({ suite, frameLength }) => {
+    bodySize = framedBodySize(pt.length, frameLength);
+    return bodySize + maxFooterLength(suite);
+  });
+  const { frames, frameLength, buffer: out } = s;
+  try {
+    let o = s.headerLength;
+    const { regular, finalLength } = frameCounts(pt.length, frameLength);
+    let p = 0;
+    let seq = 1;
+    //= aws-encryption-sdk-specification/client-apis/encrypt.md#construct-a-frame
+    //# For a regular frame the length of this plaintext MUST equal the frame length.
+    for (; seq <= regular; seq++) {
+      o = writeFrameHeader(out, o, seq, frames.iv(seq));
+      o = frames.encryptInto(0, seq, pt.subarray(p, p + frameLength), out, o);
+      p += frameLength;
+    }
+    o = writeFinalFrameHeader(out, o, seq, frames.iv(seq), finalLength);
+    o = frames.encryptInto(1, seq, pt.subarray(p, p + finalLength), out, o);
+    if (s.signingKey && s.suite.signature) {
+      //= aws-encryption-sdk-specification/client-apis/encrypt.md#construct-the-signature
+      //# the input to sign is the concatenation of the serialization of the message header and message body
+      const sig = sign(s.suite.signature.hash, out.subarray(0, o), {
+        key: s.signingKey,
+        dsaEncoding: 'der',
+      });
+      o = out.writeUInt16BE(sig.length, o);
+      o += sig.copy(out, o);
+    }
+    return {
+      ciphertext: out.subarray(0, o),
+      encryptionContext: s.encryptionContext,
+      suiteId: s.suite.id,
+      messageId: s.messageId,
+    };
+  } finally {
+    frames.destroy();
+  }
+}

@@ -1,0 +1,164 @@
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { InvalidOptionError, needs } from '@steadykms/core';
+import { serializeHeaderBody, ContentType } from '../format/header.js';
+import { serializeEncryptionContext, type EncryptionContext } from '../format/encryptionContext.js';
+import { MAX_FRAMES, frameCounts } from '../format/body.js';
+import {
+  getSuite,
+  DEFAULT_FRAME_LENGTH,
+  type AlgorithmSuite,
+  type CommitmentPolicy,
+  type EncryptSuiteId,
+} from '../suites.js';
+import type { Keyring } from '../keyrings/types.js';
+import type { MaterialsManager } from '../materials/DefaultMaterialsManager.js';
+import { deriveKeys } from './kdf.js';
+import { FrameCipher, headerTag } from './FrameCipher.js';
+import { checkEncryptContext, resolveManager, resolveMaxEdks, resolvePolicy } from './options.js';
+
+/** Options shared by every encrypt API. */
+export interface EncryptOptionsBase {
+  /** Keyring that generates and wraps the data key. Give this or `materialsManager`. */
+  readonly keyring?: Keyring;
+  /** Materials manager (e.g. the caching one). Give this or `keyring`. */
+  readonly materialsManager?: MaterialsManager;
+  /** Non-secret pairs bound to the message. Keys starting with `aws-crypto-` are refused. */
+  readonly encryptionContext?: EncryptionContext;
+  /**
+   * Keys of `encryptionContext` that are authenticated but not stored in the message: decrypt must be
+   * given them again (the ESDK's required encryption context).
+   */
+  readonly requiredEncryptionContextKeys?: readonly string[];
+  /** @defaultValue `0x0578` (AES-256-GCM, HKDF-SHA512, key commitment, ECDSA P-384), the ESDK default. */
+  readonly suite?: EncryptSuiteId;
+  /** Plaintext bytes per frame, 1 to 2^32 - 1. @defaultValue `4096` */
+  readonly frameLength?: number;
+  /** @defaultValue `'REQUIRE_ENCRYPT_REQUIRE_DECRYPT'` */
+  readonly commitmentPolicy?: CommitmentPolicy;
+  /** Fail when the keyring produced more encrypted data keys than this. @defaultValue no limit */
+  readonly maxEncryptedDataKeys?: number;
+}
+
+/** A message being written: its header, frame cipher and signing key. @internal */
+export interface EncryptSession {
+  readonly suite: AlgorithmSuite;
+  readonly frameLength: number;
+  readonly messageId: Buffer;
+  /** Header body and header authentication, followed by `extra` spare bytes. */
+  readonly buffer: Buffer;
+  /** Bytes of `buffer` holding the header (body plus authentication). */
+  readonly headerLength: number;
+  readonly frames: FrameCipher;
+  readonly signingKey: KeyObject | undefined;
+  readonly encryptionContext: EncryptionContext;
+}
+
+/** @internal */
+export async function startEncrypt(
+  options: EncryptOptionsBase,
+  plaintextLength: number | undefined,
+  extra: (s: { suite: AlgorithmSuite; frameLength: number }) => number,
+): Promise<EncryptSession> {
+  const manager = resolveManager(options);
+  const policy = resolvePolicy(options.commitmentPolicy);
+  //= aws-encryption-sdk-specification/client-apis/client.md#commitment-policy
+  //# FORBID_ENCRYPT_ALLOW_DECRYPT: encrypt MUST only support algorithm suites which do not support key commitment.
+  if (policy === 'FORBID_ENCRYPT_ALLOW_DECRYPT') {
+    throw new InvalidOptionError(
+      'commitmentPolicy FORBID_ENCRYPT_ALLOW_DECRYPT: this package only encrypts with key commitment',
+    );
+  }
+  const suiteId = options.suite ?? 0x0578;
+  const suite = getSuite(suiteId);
+  needs(suite !== undefined && suite.committing, 'suite: only 0x0478 and 0x0578 can encrypt');
+  const frameLength = options.frameLength ?? DEFAULT_FRAME_LENGTH;
+  needs(
+    Number.isInteger(frameLength) && frameLength >= 1 && frameLength <= 0xffffffff,
+    'frameLength must be an integer from 1 to 2^32 - 1',
+  );
+  if (plaintextLength !== undefined) {
+    needs(
+      frameCounts(plaintextLength, frameLength).regular + 1 <= MAX_FRAMES,
+      'plaintext needs more than 2^32 - 2 frames',
+    );
+  }
+  const maxEdks = resolveMaxEdks(options.maxEncryptedDataKeys);
+  const context = checkEncryptContext(options.encryptionContext);
+  const required = options.requiredEncryptionContextKeys ?? [];
+  for (const k of required) {
+    needs(
+      Object.prototype.hasOwnProperty.call(context, k),
+      'requiredEncryptionContextKeys: every key must be in encryptionContext',
+    );
+  }
+
+  const m = await manager.getEncryptionMaterials({
+    suite,
+    encryptionContext: context,
+    requiredEncryptionContextKeys: required,
+    plaintextLength,
+  });
+  const dataKey = m.plaintextDataKey;
+  try {
+    //= aws-encryption-sdk-specification/client-apis/encrypt.md#get-the-encryption-materials
+    //# If the number of encrypted data keys on the encryption materials is greater than the maximum number of encrypted data keys configured in the client encrypt MUST yield an error.
+    if (m.encryptedDataKeys.length > maxEdks) {
+      throw new InvalidOptionError(
+        `the keyring produced ${m.encryptedDataKeys.length} encrypted data keys, more than maxEncryptedDataKeys ${maxEdks}`,
+      );
+    }
+    const messageId = randomBytes(32);
+    const keys = deriveKeys(suite, dataKey, messageId);
+    let stored: EncryptionContext = m.encryptionContext;
+    let authOnly: Buffer = EMPTY;
+    if (m.requiredEncryptionContextKeys.length > 0) {
+      const s: Record<string, string> = { ...m.encryptionContext };
+      const a: Record<string, string> = {};
+      for (const k of m.requiredEncryptionContextKeys) {
+        a[k] = s[k] as string;
+        delete s[k];
+      }
+      stored = s;
+      authOnly = serializeEncryptionContext(a);
+    }
+    const { buf, length } = serializeHeaderBody(
+      {
+        suite,
+        messageId,
+        serializedContext: serializeEncryptionContext(stored),
+        encryptedDataKeys: m.encryptedDataKeys,
+        contentType: ContentType.FRAMED,
+        frameLength,
+        suiteData: keys.commitKey as Buffer,
+      },
+      suite.tagLength + extra({ suite, frameLength }),
+    );
+    //= aws-encryption-sdk-specification/client-apis/encrypt.md#construct-the-header
+    //# The AAD MUST be the concatenation of the serialized message header body and the serialization of encryption context to only authenticate.
+    const tag = headerTag(suite, keys.key, ZERO_IV, buf.subarray(0, length), authOnly);
+    tag.copy(buf, length);
+    keys.commitKey?.fill(0);
+    return {
+      suite,
+      frameLength,
+      messageId,
+      buffer: buf,
+      headerLength: length + suite.tagLength,
+      frames: new FrameCipher(suite, keys.key, messageId),
+      signingKey: m.signingKey,
+      encryptionContext: m.encryptionContext,
+    };
+  } finally {
+    dataKey.fill(0);
+  }
+}
+
+const EMPTY: Buffer = Buffer.alloc(0);
+const ZERO_IV = Buffer.alloc(12);
+
+/** Largest DER ECDSA signature for the suite's curve, plus the 2-byte footer length. */
+export function maxFooterLength(suite: AlgorithmSuite): number {
+  if (!suite.signature) return 0;
+  const n = suite.signature.curve === 'secp384r1' ? 48 : 32;
+  return 2 + 2 + 2 * (3 + n);
+}

@@ -1,0 +1,132 @@
+import {
+  createCipheriv,
+  createDecipheriv,
+  randomBytes,
+  randomFillSync,
+  createSecretKey,
+  type KeyObject,
+} from 'node:crypto';
+import { needs } from '@steadykms/core';
+import type { EncryptedDataKey } from '../format/header.js';
+import type { DecryptionMaterials, EncryptionMaterials, Keyring } from './types.js';
+
+/** Options of {@link RawAesKeyring}. */
+export interface RawAesKeyringOptions {
+  /** Key namespace, written as the EDK's key provider ID. Must not be `aws-kms`. */
+  readonly keyNamespace: string;
+  /** Key name, written at the start of the EDK's key provider information. */
+  readonly keyName: string;
+  /** The wrapping key: 16, 24 or 32 bytes (AES-128/192/256-GCM). */
+  readonly wrappingKey: Uint8Array;
+}
+
+const TAG_BITS = 128;
+const IV_LENGTH = 12;
+const TAG_LENGTH = 16;
+
+/**
+ * Raw AES keyring, byte-compatible with the ESDK's: the data key is wrapped with AES-GCM under a key you
+ * hold, with the serialised encryption context as AAD. Use it offline, in tests, or where the wrapping key
+ * lives in your own secret store.
+ */
+export class RawAesKeyring implements Keyring {
+  readonly keyNamespace: string;
+  readonly keyName: string;
+  readonly #key: KeyObject;
+  readonly #cipher: 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-gcm';
+  readonly #nameBytes: Buffer;
+  readonly #infoPrefix: Buffer;
+
+  constructor(options: RawAesKeyringOptions) {
+    const { keyNamespace, keyName, wrappingKey } = options;
+    needs(
+      typeof keyNamespace === 'string' && keyNamespace.length > 0,
+      'RawAesKeyring: keyNamespace is required',
+    );
+    needs(typeof keyName === 'string' && keyName.length > 0, 'RawAesKeyring: keyName is required');
+    //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#initialization
+    //# The key namespace MUST NOT be "aws-kms".
+    needs(keyNamespace !== 'aws-kms', 'RawAesKeyring: keyNamespace must not be "aws-kms"');
+    needs(
+      wrappingKey instanceof Uint8Array && [16, 24, 32].includes(wrappingKey.length),
+      'RawAesKeyring: wrappingKey must be 16, 24 or 32 bytes',
+    );
+    this.keyNamespace = keyNamespace;
+    this.keyName = keyName;
+    this.#key = createSecretKey(Buffer.from(wrappingKey));
+    this.#cipher = `aes-${wrappingKey.length * 8}-gcm` as 'aes-256-gcm';
+    this.#nameBytes = Buffer.from(keyName, 'utf8');
+    //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#onencrypt
+    //# The keyring MUST serialize the key provider info as the key name, the tag length in bits (uint32), the IV length in bytes (uint32) and the IV.
+    this.#infoPrefix = Buffer.allocUnsafe(this.#nameBytes.length + 8);
+    this.#nameBytes.copy(this.#infoPrefix, 0);
+    this.#infoPrefix.writeUInt32BE(TAG_BITS, this.#nameBytes.length);
+    this.#infoPrefix.writeUInt32BE(IV_LENGTH, this.#nameBytes.length + 4);
+  }
+
+  onEncrypt(materials: EncryptionMaterials): Promise<EncryptionMaterials> {
+    try {
+      if (materials.plaintextDataKey === undefined) {
+        //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#onencrypt
+        //# If the encryption materials do not contain a plaintext data key, OnEncrypt MUST generate a random plaintext data key and set it on the encryption materials.
+        materials.plaintextDataKey = randomBytes(materials.suite.keyLength);
+      }
+      const info = Buffer.allocUnsafe(this.#infoPrefix.length + IV_LENGTH);
+      this.#infoPrefix.copy(info, 0);
+      const iv = info.subarray(this.#infoPrefix.length);
+      randomFillSync(iv);
+      const c = createCipheriv(this.#cipher, this.#key, iv);
+      c.setAAD(materials.serializedContext);
+      const head = c.update(materials.plaintextDataKey);
+      c.final();
+      const tag = c.getAuthTag();
+      const edk = Buffer.allocUnsafe(head.length + TAG_LENGTH);
+      head.copy(edk, 0);
+      tag.copy(edk, head.length);
+      materials.encryptedDataKeys.push({
+        providerId: this.keyNamespace,
+        providerInfo: info,
+        encryptedDataKey: edk,
+      });
+      return Promise.resolve(materials);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  onDecrypt(
+    materials: DecryptionMaterials,
+    edks: readonly EncryptedDataKey[],
+  ): Promise<DecryptionMaterials> {
+    if (materials.plaintextDataKey !== undefined) return Promise.resolve(materials);
+    const keyLength = materials.suite.keyLength;
+    for (const edk of edks) {
+      if (!this.#mine(edk)) continue;
+      //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#ondecrypt
+      //# If decrypting an encrypted data key fails, OnDecrypt MUST attempt to decrypt the next encrypted data key.
+      if (edk.encryptedDataKey.length !== keyLength + TAG_LENGTH) continue;
+      try {
+        const iv = edk.providerInfo.subarray(this.#infoPrefix.length);
+        const d = createDecipheriv(this.#cipher, this.#key, iv);
+        d.setAAD(materials.serializedContext);
+        d.setAuthTag(edk.encryptedDataKey.subarray(keyLength));
+        const head = d.update(edk.encryptedDataKey.subarray(0, keyLength));
+        d.final();
+        materials.plaintextDataKey = head;
+        break;
+      } catch {
+        // Wrong key or wrong context: try the next EDK.
+      }
+    }
+    return Promise.resolve(materials);
+  }
+
+  #mine(edk: EncryptedDataKey): boolean {
+    //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#ondecrypt
+    //# The key provider ID of the encrypted data key MUST have a value equal to this keyring's key namespace, and the key name obtained from the key provider info MUST have a value equal to this keyring's key name.
+    if (edk.providerId !== this.keyNamespace) return false;
+    const info = edk.providerInfo;
+    if (info.length !== this.#infoPrefix.length + IV_LENGTH) return false;
+    return info.subarray(0, this.#infoPrefix.length).equals(this.#infoPrefix);
+  }
+}

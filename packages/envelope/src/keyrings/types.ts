@@ -1,0 +1,37 @@
+import type { EncryptedDataKey } from '../format/header.js';
+import type { EncryptionContext } from '../format/encryptionContext.js';
+import type { AlgorithmSuite } from '../suites.js';
+
+/**
+ * Materials a keyring fills in on encrypt: the generator sets `plaintextDataKey` (when it is unset) and
+ * every keyring appends an encrypted copy to `encryptedDataKeys`.
+ */
+export interface EncryptionMaterials {
+  readonly suite: AlgorithmSuite;
+  /** The full encryption context (stored pairs, authenticate-only pairs and the signing public key). */
+  readonly encryptionContext: EncryptionContext;
+  /** The serialised `encryptionContext` (zero bytes when empty): raw AES keyrings use it as AAD. */
+  readonly serializedContext: Buffer;
+  plaintextDataKey: Buffer | undefined;
+  readonly encryptedDataKeys: EncryptedDataKey[];
+}
+
+/** Materials a keyring fills in on decrypt: it sets `plaintextDataKey` when it can unwrap an EDK. */
+export interface DecryptionMaterials {
+  readonly suite: AlgorithmSuite;
+  readonly encryptionContext: EncryptionContext;
+  readonly serializedContext: Buffer;
+  plaintextDataKey: Buffer | undefined;
+}
+
+/**
+ * A keyring wraps and unwraps data keys. Implementations must not throw when an EDK is not theirs; they
+ * leave the materials unchanged so the next keyring (or EDK) can be tried.
+ */
+export interface Keyring {
+  onEncrypt(materials: EncryptionMaterials): Promise<EncryptionMaterials>;
+  onDecrypt(
+    materials: DecryptionMaterials,
+    encryptedDataKeys: readonly EncryptedDataKey[],
+  ): Promise<DecryptionMaterials>;
+}
