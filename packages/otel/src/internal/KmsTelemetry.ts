@@ -2,7 +2,6 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import {
   SpanKind,
   SpanStatusCode,
-  context,
   diag,
   metrics,
   trace,
@@ -268,12 +267,11 @@ export class KmsTelemetry {
       attributes[ATTR_KMS_KEY_ID] = m.keyId;
       if (isAlias(m.keyId)) attributes[ATTR_KMS_KEY_ALIAS] = m.keyId;
     }
-    // The publish is synchronous, so `context.active()` is the caller's context and the span is its child.
-    const span = this.#tracer.startSpan(
-      `KMS.${m.operation}`,
-      { kind: SpanKind.CLIENT, attributes },
-      context.active(),
-    );
+    // The publish is synchronous, so the active context is the caller's and the span is its child.
+    const span = this.#tracer.startSpan(`KMS.${m.operation}`, {
+      kind: SpanKind.CLIENT,
+      attributes,
+    });
     if (span.isRecording() && m.encryptionContext !== undefined) {
       const ec: Attributes = {};
       this.#auditor.addAttributes(m.encryptionContext, ec);
