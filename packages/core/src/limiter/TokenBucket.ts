@@ -62,10 +62,16 @@ export interface TokenBucketOptions {
   readonly rate: (now: number) => number;
   /**
    * How far a late timer may catch up, milliseconds: a dispatch that wakes late grants the slots it
-   * missed, up to this much, in a burst. Larger keeps the rate under a loaded event loop; smaller keeps
-   * every one-second window closer to the rate. @defaultValue `10`
+   * missed, up to this much, in a burst, but never slots of an earlier counting window (see
+   * `windowMs`). @defaultValue `1000`
    */
   readonly maxLagMs?: number;
+  /**
+   * The quota's counting window, milliseconds on the clock. Slots missed because the event loop was
+   * late are made up only within the window they belong to: shifted into the next window they would
+   * push it over the quota. KMS counts in one-second windows. @defaultValue `1000`
+   */
+  readonly windowMs?: number;
 }
 
 /** Grant when the slot is due within this much, milliseconds: timers round to whole milliseconds. */
@@ -73,8 +79,9 @@ const TOLERANCE_MS = 0.5;
 
 /**
  * A paced token bucket by virtual scheduling (GCRA with no burst allowance): slots are spaced exactly
- * `1000 / rate` milliseconds apart, so no one-second window (wherever it starts) sees more than `rate`
- * grants plus the small catch-up of a late timer; there is no burst at a window edge. Waiters are
+ * `1000 / rate` milliseconds apart, so no clock-aligned one-second window sees more than `rate` grants
+ * and there is no burst at a window edge. A dispatch that wakes late (a busy event loop) grants the
+ * slots it missed within the same window, so load does not cost throughput. Waiters are
  * served first come, first served within a lane, and the `interactive` lane goes before `batch`.
  *
  * A plain class rather than Bottleneck: see the package README for the measurement.
@@ -84,6 +91,7 @@ export class TokenBucket {
   readonly #sleep: Sleep;
   readonly #rate: (now: number) => number;
   readonly #maxLagMs: number;
+  readonly #windowMs: number;
   readonly #interactive = new Lane();
   readonly #batch = new Lane();
   /** Theoretical arrival time of the next slot. */
@@ -94,7 +102,8 @@ export class TokenBucket {
     this.#clock = options.clock;
     this.#sleep = options.sleep;
     this.#rate = options.rate;
-    this.#maxLagMs = options.maxLagMs ?? 10;
+    this.#maxLagMs = options.maxLagMs ?? 1000;
+    this.#windowMs = options.windowMs ?? 1000;
   }
 
   /** Waiters queued. */
@@ -215,9 +224,11 @@ export class TokenBucket {
         lane.cost -= waiter.cost;
         waiter.done = true;
         waiter.cleanup?.();
-        // Keep the schedule when the timer woke late (up to maxLag), so a loaded event loop does not
-        // lose slots; never bank credit beyond that.
-        this.#tat = Math.max(this.#tat, now - this.#maxLagMs) + this.#interval(waiter.cost, now);
+        // Keep the schedule when the timer woke late, so a loaded event loop does not lose slots, but
+        // only within the current counting window: never bank credit beyond it.
+        const windowStart = Math.floor(now / this.#windowMs) * this.#windowMs;
+        const floor = Math.max(now - this.#maxLagMs, windowStart);
+        this.#tat = Math.max(this.#tat, floor) + this.#interval(waiter.cost, now);
         waiter.resolve(now - waiter.enqueuedAt);
       }
     } finally {
