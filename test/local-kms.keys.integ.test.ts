@@ -63,7 +63,11 @@ describe('CreateKey and DescribeKey', () => {
 
   it('rejects key specs, usages and origins local-kms does not emulate', async () => {
     expect(
-      (await catchKmsError(client.send(new CreateKeyCommand({ KeySpec: 'RSA_2048' })))).name,
+      (
+        await catchKmsError(
+          client.send(new CreateKeyCommand({ KeySpec: 'ML_DSA_44', KeyUsage: 'SIGN_VERIFY' })),
+        )
+      ).name,
     ).toBe('UnsupportedOperationException');
     expect(
       (await catchKmsError(client.send(new CreateKeyCommand({ KeyUsage: 'SIGN_VERIFY' })))).name,

@@ -12,7 +12,7 @@ import {
 import { KmsError, serialization, THROTTLE_MESSAGE } from './internal/errors.js';
 import { FaultInjector, type FaultsSetting } from './internal/faults.js';
 import { KeyStore } from './internal/KeyStore.js';
-import { HANDLERS } from './internal/operations.js';
+import { HANDLERS } from './internal/operations/index.js';
 import { QuotaWindows } from './internal/QuotaWindows.js';
 import { regionFromAuthorization } from './internal/sigv4.js';
 import { StatsRecorder, type LocalKmsStats, type Outcome } from './internal/Stats.js';
@@ -127,6 +127,14 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
     options.dataDir,
   );
   const timers = new Set<NodeJS.Timeout>();
+  const rotationTimer = setInterval(() => {
+    try {
+      store.rotateDue();
+    } catch (e) {
+      console.error('local-kms: automatic rotation failed', e);
+    }
+  }, 60_000);
+  rotationTimer.unref();
 
   function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
     const target = req.headers['x-amz-target'];
@@ -196,7 +204,8 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
         keyInfo = undefined;
       }
     }
-    const charges = classifyOperation(op, input, region, keyInfo).charges;
+    const classification = classifyOperation(op, input, region, keyInfo);
+    const charges = classification.charges;
     const now = clock.now();
     if (quotasOn && windows.tryAcquire(charges, now) !== undefined) {
       stats.record(op, region, charges, 'throttled');
@@ -222,6 +231,9 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
       }
       let outcome: Outcome = 'accepted';
       try {
+        // Automatic rotations come due with the clock; control-plane calls (and a timer) apply them,
+        // so the crypto hot path never writes to disk.
+        if (classification.kind === 'control') store.rotateDue();
         const out = handler({ store, region, now: clock.now() }, input);
         send(res, 200, JSON.stringify(out));
       } catch (e) {
@@ -342,6 +354,7 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
     setFaults: (setting) => faults.set(setting),
     close() {
       closed ??= new Promise<void>((resolve) => {
+        clearInterval(rotationTimer);
         for (const t of timers) clearTimeout(t);
         timers.clear();
         server.close(() => {

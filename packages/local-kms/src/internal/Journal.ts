@@ -51,6 +51,15 @@ export interface StoredKey {
   readonly tags: readonly { readonly TagKey: string; readonly TagValue: string }[];
   /** Material versions in order, each sealed with AES-256-GCM under the master key, base64. */
   readonly materials: readonly string[];
+  /** Automatic rotation (symmetric keys): on, its period in days, and the next date in ms. */
+  readonly rotationEnabled?: boolean;
+  readonly rotationPeriodInDays?: number;
+  readonly nextRotationDate?: number;
+  /** One entry per rotation, oldest first: material version `i + 1` came from `rotations[i]`. */
+  readonly rotations?: readonly {
+    readonly date: number;
+    readonly type: 'AUTOMATIC' | 'ON_DEMAND';
+  }[];
 }
 
 /** An alias as stored. */

@@ -1,4 +1,4 @@
-import { createSecretKey, randomBytes, randomUUID, createHash, type KeyObject } from 'node:crypto';
+import { randomUUID, createHash, type KeyObject } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { aliasNotFound, keyNotFound, KmsError } from './errors.js';
 import {
@@ -10,6 +10,7 @@ import {
   type StoredAlias,
   type StoredKey,
 } from './Journal.js';
+import { specInfo } from './keySpecs.js';
 
 /** KMS key states local-kms models. */
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
@@ -84,10 +85,11 @@ export class KeyStore {
   }
 
   #make(stored: StoredKey, arn: string, raw: readonly Buffer[]): Key {
+    const info = specInfo(stored.keySpec);
     return {
       stored,
       arn,
-      materials: raw.map((m) => createSecretKey(m)),
+      materials: raw.map((m) => info.load(m)),
       materialIds: raw.map((m) => createHash('sha256').update(arn).update(m).digest('hex')),
     };
   }
@@ -180,11 +182,11 @@ export class KeyStore {
     return this.byId(region, a.stored.targetKeyId) === undefined ? undefined : a;
   }
 
-  /** Creates a key with fresh 256-bit material; durable before it returns. */
+  /** Creates a key with fresh material of its spec; durable before it returns. */
   createKey(fields: Omit<StoredKey, 'id' | 'materials' | 'creationDate'>): Key {
     const id = randomUUID();
     const arn = this.keyArn(fields.region, id);
-    const material = randomBytes(32);
+    const material = specInfo(fields.keySpec).generate();
     const materials = this.#master ? [sealMaterial(this.#master, material, `${arn}#0`)] : [];
     const stored: StoredKey = { ...fields, id, creationDate: this.#now(), materials };
     this.#journal?.append({ t: 'key', key: stored });
@@ -204,6 +206,55 @@ export class KeyStore {
     const next: Key = { ...key, stored };
     this.#region(stored.region).keys.set(stored.id, next);
     return next;
+  }
+
+  /**
+   * Adds a new material version (a rotation) to a symmetric key; ciphertexts under older versions keep
+   * decrypting. Durable before it returns.
+   */
+  rotateKey(key: Key, type: 'AUTOMATIC' | 'ON_DEMAND'): Key {
+    const now = this.#now();
+    const version = key.materials.length;
+    const material = specInfo(key.stored.keySpec).generate();
+    const sealed = this.#master
+      ? [...key.stored.materials, sealMaterial(this.#master, material, `${key.arn}#${version}`)]
+      : key.stored.materials;
+    const period = key.stored.rotationPeriodInDays ?? 365;
+    const stored: StoredKey = {
+      ...key.stored,
+      materials: sealed,
+      rotations: [...(key.stored.rotations ?? []), { date: now, type }],
+      ...(key.stored.rotationEnabled === true && type === 'AUTOMATIC'
+        ? { nextRotationDate: now + period * 86_400_000 }
+        : {}),
+    };
+    this.#journal?.append({ t: 'key', key: stored });
+    const fresh = this.#make(stored, key.arn, [material]);
+    const next: Key = {
+      stored,
+      arn: key.arn,
+      materials: [...key.materials, ...fresh.materials],
+      materialIds: [...key.materialIds, ...fresh.materialIds],
+    };
+    this.#region(stored.region).keys.set(stored.id, next);
+    return next;
+  }
+
+  /** Rotates every enabled key whose automatic rotation date has come; returns how many. */
+  rotateDue(): number {
+    const now = this.#now();
+    let n = 0;
+    for (const [region, r] of this.#regions) {
+      for (const id of [...r.keys.keys()]) {
+        const key = this.byId(region, id);
+        const s = key?.stored;
+        if (key === undefined || s === undefined || s.rotationEnabled !== true) continue;
+        if (s.state !== 'Enabled' || (s.nextRotationDate ?? Infinity) > now) continue;
+        this.rotateKey(key, 'AUTOMATIC');
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Creates or repoints an alias; durable before it returns. */

@@ -1,0 +1,15 @@
+import { ALIAS_HANDLERS } from './aliases.js';
+import { ASYMMETRIC_HANDLERS } from './asymmetric.js';
+import { CRYPTO_HANDLERS } from './crypto.js';
+import { KEY_HANDLERS } from './keys.js';
+import type { Handler } from './shared.js';
+
+export type { Handler, OpContext } from './shared.js';
+
+/** Every operation local-kms implements, by KMS operation name. */
+export const HANDLERS: Readonly<Record<string, Handler>> = {
+  ...KEY_HANDLERS,
+  ...ALIAS_HANDLERS,
+  ...CRYPTO_HANDLERS,
+  ...ASYMMETRIC_HANDLERS,
+};

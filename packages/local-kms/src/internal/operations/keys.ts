@@ -1,0 +1,368 @@
+import { KmsError, validation } from '../errors.js';
+import {
+  checkGrantTokens,
+  optBool,
+  optEnum,
+  optInt,
+  optString,
+  reqString,
+  type Input,
+} from '../input.js';
+import { KEY_SPECS, type KeyUsage } from '../keySpecs.js';
+import type { Key } from '../KeyStore.js';
+import {
+  DAY_MS,
+  keyMetadata,
+  notPendingDeletion,
+  page,
+  pageTail,
+  seconds,
+  type Handler,
+  type OpContext,
+} from './shared.js';
+
+const KEY_USAGES = [
+  'ENCRYPT_DECRYPT',
+  'SIGN_VERIFY',
+  'GENERATE_VERIFY_MAC',
+  'KEY_AGREEMENT',
+] as const;
+const ALL_KEY_SPECS = [
+  'SYMMETRIC_DEFAULT',
+  'RSA_2048',
+  'RSA_3072',
+  'RSA_4096',
+  'ECC_NIST_P256',
+  'ECC_NIST_P384',
+  'ECC_NIST_P521',
+  'ECC_SECG_P256K1',
+  'ECC_NIST_EDWARDS25519',
+  'HMAC_224',
+  'HMAC_256',
+  'HMAC_384',
+  'HMAC_512',
+  'SM2',
+  'ML_DSA_44',
+  'ML_DSA_65',
+  'ML_DSA_87',
+] as const;
+const ORIGINS = ['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE'] as const;
+/** KMS's documented cap on on-demand rotations of one key. */
+export const MAX_ON_DEMAND_ROTATIONS = 10;
+const MAX_TAGS = 50;
+
+type Tag = { TagKey: string; TagValue: string };
+
+function parseTags(input: Input): Tag[] {
+  const v = input['Tags'];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new KmsError('SerializationException', 'Tags must be a list');
+  return v.map((t: unknown) => {
+    const tag = (t ?? {}) as Record<string, unknown>;
+    const key = tag['TagKey'];
+    const value = tag['TagValue'];
+    if (typeof key !== 'string' || typeof value !== 'string') {
+      throw new KmsError('TagException', 'Each tag needs a string TagKey and TagValue.');
+    }
+    if (key.length < 1 || key.length > 128 || value.length > 256) {
+      throw new KmsError('TagException', 'Tag keys are 1 to 128 characters, values 0 to 256.');
+    }
+    if (key.startsWith('aws:')) {
+      throw new KmsError('TagException', "Tag keys beginning with 'aws:' are reserved.");
+    }
+    return { TagKey: key, TagValue: value };
+  });
+}
+
+function mergeTags(current: readonly Tag[], added: readonly Tag[]): Tag[] {
+  const map = new Map(current.map((t) => [t.TagKey, t.TagValue]));
+  for (const t of added) map.set(t.TagKey, t.TagValue);
+  if (map.size > MAX_TAGS) {
+    throw new KmsError('LimitExceededException', `A KMS key can have at most ${MAX_TAGS} tags.`);
+  }
+  return [...map].map(([TagKey, TagValue]) => ({ TagKey, TagValue }));
+}
+
+/** KMS's default key policy: the account root may do everything, so IAM policies decide. */
+function defaultPolicy(accountId: string): string {
+  return JSON.stringify(
+    {
+      Version: '2012-10-17',
+      Id: 'key-default-1',
+      Statement: [
+        {
+          Sid: 'Enable IAM User Permissions',
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${accountId}:root` },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+      ],
+    },
+    null,
+    2,
+  );
+}
+
+function policyDocument(input: Input, required: boolean): string | undefined {
+  const policy = required
+    ? reqString(input, 'Policy', 1, 32_768)
+    : optString(input, 'Policy', 1, 32_768);
+  if (policy === undefined) return undefined;
+  try {
+    const doc: unknown = JSON.parse(policy);
+    if (typeof doc !== 'object' || doc === null || !('Statement' in doc)) throw new Error('shape');
+  } catch {
+    throw new KmsError(
+      'MalformedPolicyDocumentException',
+      'The policy is not a JSON policy document.',
+    );
+  }
+  return policy;
+}
+
+function policyName(input: Input): void {
+  const name = optString(input, 'PolicyName', 1, 128);
+  if (name !== undefined && name !== 'default') {
+    throw new KmsError('NotFoundException', `No such key policy: ${name}`);
+  }
+}
+
+/** A symmetric encryption key, the only kind KMS rotates. */
+function rotatable(key: Key): Key {
+  if (key.stored.keySpec !== 'SYMMETRIC_DEFAULT') {
+    throw new KmsError(
+      'UnsupportedOperationException',
+      `${key.arn} is not a symmetric encryption key; only those can be rotated.`,
+    );
+  }
+  return key;
+}
+
+function enabled(key: Key): Key {
+  notPendingDeletion(key);
+  if (key.stored.state === 'Disabled')
+    throw new KmsError('DisabledException', `${key.arn} is disabled.`);
+  return key;
+}
+
+const keyOnly = (ctx: OpContext, input: Input): Key =>
+  ctx.store.resolve(ctx.region, reqString(input, 'KeyId'), false);
+
+/** Key lifecycle, tags, policies and rotation. */
+export const KEY_HANDLERS: Readonly<Record<string, Handler>> = {
+  CreateKey(ctx, input) {
+    const description = optString(input, 'Description', 0, 8192) ?? '';
+    const keySpec =
+      optEnum(input, 'KeySpec', ALL_KEY_SPECS) ??
+      optEnum(input, 'CustomerMasterKeySpec', ALL_KEY_SPECS) ??
+      'SYMMETRIC_DEFAULT';
+    const keyUsage: string = optEnum(input, 'KeyUsage', KEY_USAGES) ?? 'ENCRYPT_DECRYPT';
+    const origin = optEnum(input, 'Origin', ORIGINS) ?? 'AWS_KMS';
+    const policy = policyDocument(input, false) ?? '';
+    optBool(input, 'BypassPolicyLockoutSafetyCheck');
+    if (optString(input, 'CustomKeyStoreId', 1, 64) !== undefined) {
+      throw new KmsError('CustomKeyStoreNotFoundException', 'local-kms has no custom key stores.');
+    }
+    const info = KEY_SPECS.get(keySpec);
+    if (info === undefined) {
+      throw new KmsError(
+        'UnsupportedOperationException',
+        `local-kms cannot create ${keySpec} keys (node:crypto on this Node lacks them).`,
+      );
+    }
+    if (!info.usages.includes(keyUsage as KeyUsage)) {
+      throw validation(`KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}.`);
+    }
+    if (origin !== 'AWS_KMS') {
+      throw new KmsError(
+        'UnsupportedOperationException',
+        `local-kms does not support Origin ${origin}.`,
+      );
+    }
+    if (optBool(input, 'MultiRegion') === true) {
+      throw new KmsError(
+        'UnsupportedOperationException',
+        'local-kms does not support multi-Region keys yet.',
+      );
+    }
+    const tags = mergeTags([], parseTags(input));
+    const key = ctx.store.createKey({
+      region: ctx.region,
+      description,
+      keyUsage,
+      keySpec,
+      origin,
+      state: 'Enabled',
+      policy,
+      tags,
+    });
+    return { KeyMetadata: keyMetadata(ctx.store, key) };
+  },
+
+  DescribeKey(ctx, input) {
+    checkGrantTokens(input);
+    const key = ctx.store.resolve(ctx.region, reqString(input, 'KeyId'));
+    return { KeyMetadata: keyMetadata(ctx.store, key) };
+  },
+
+  ListKeys(ctx, input) {
+    const { page: keys, next } = page(
+      ctx.store.keys(ctx.region),
+      input,
+      100,
+      1000,
+      (k) => k.stored.id,
+    );
+    return { Keys: keys.map((k) => ({ KeyId: k.stored.id, KeyArn: k.arn })), ...pageTail(next) };
+  },
+
+  EnableKey(ctx, input) {
+    const key = notPendingDeletion(keyOnly(ctx, input));
+    if (key.stored.state !== 'Enabled') ctx.store.updateKey(key, { state: 'Enabled' });
+    return {};
+  },
+
+  DisableKey(ctx, input) {
+    const key = notPendingDeletion(keyOnly(ctx, input));
+    if (key.stored.state !== 'Disabled') ctx.store.updateKey(key, { state: 'Disabled' });
+    return {};
+  },
+
+  ScheduleKeyDeletion(ctx, input) {
+    const key = keyOnly(ctx, input);
+    const days = optInt(input, 'PendingWindowInDays', 7, 30) ?? 30;
+    notPendingDeletion(key);
+    const deletionDate = ctx.now + days * DAY_MS;
+    ctx.store.updateKey(key, { state: 'PendingDeletion', deletionDate, pendingWindowInDays: days });
+    return {
+      KeyId: key.arn,
+      DeletionDate: seconds(deletionDate),
+      KeyState: 'PendingDeletion',
+      PendingWindowInDays: days,
+    };
+  },
+
+  CancelKeyDeletion(ctx, input) {
+    const key = keyOnly(ctx, input);
+    if (key.stored.state !== 'PendingDeletion') {
+      throw new KmsError('KMSInvalidStateException', `${key.arn} is not pending deletion.`);
+    }
+    ctx.store.updateKey(key, { state: 'Disabled' });
+    return { KeyId: key.arn };
+  },
+
+  UpdateKeyDescription(ctx, input) {
+    const key = notPendingDeletion(keyOnly(ctx, input));
+    const description = reqString(input, 'Description', 0, 8192);
+    ctx.store.updateKey(key, { description });
+    return {};
+  },
+
+  TagResource(ctx, input) {
+    const key = notPendingDeletion(keyOnly(ctx, input));
+    const added = parseTags(input);
+    if (added.length === 0) throw validation('Tags must not be empty.');
+    ctx.store.updateKey(key, { tags: mergeTags(key.stored.tags, added) });
+    return {};
+  },
+
+  UntagResource(ctx, input) {
+    const key = notPendingDeletion(keyOnly(ctx, input));
+    const keys = input['TagKeys'];
+    if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string')) {
+      throw new KmsError('SerializationException', 'TagKeys must be a list of strings');
+    }
+    const drop = new Set(keys as string[]);
+    ctx.store.updateKey(key, { tags: key.stored.tags.filter((t) => !drop.has(t.TagKey)) });
+    return {};
+  },
+
+  ListResourceTags(ctx, input) {
+    const key = keyOnly(ctx, input);
+    const { page: tags, next } = page(key.stored.tags, input, 50, 50, (t) => t.TagKey);
+    return { Tags: tags, ...pageTail(next) };
+  },
+
+  GetKeyPolicy(ctx, input) {
+    const key = keyOnly(ctx, input);
+    policyName(input);
+    return {
+      Policy: key.stored.policy === '' ? defaultPolicy(ctx.store.accountId) : key.stored.policy,
+      PolicyName: 'default',
+    };
+  },
+
+  PutKeyPolicy(ctx, input) {
+    const key = notPendingDeletion(keyOnly(ctx, input));
+    policyName(input);
+    optBool(input, 'BypassPolicyLockoutSafetyCheck');
+    const policy = policyDocument(input, true) ?? '';
+    ctx.store.updateKey(key, { policy });
+    return {};
+  },
+
+  ListKeyPolicies(ctx, input) {
+    keyOnly(ctx, input);
+    optInt(input, 'Limit', 1, 1000);
+    return { PolicyNames: ['default'], Truncated: false };
+  },
+
+  EnableKeyRotation(ctx, input) {
+    const key = rotatable(enabled(keyOnly(ctx, input)));
+    const period = optInt(input, 'RotationPeriodInDays', 90, 2560) ?? 365;
+    ctx.store.updateKey(key, {
+      rotationEnabled: true,
+      rotationPeriodInDays: period,
+      nextRotationDate: ctx.now + period * DAY_MS,
+    });
+    return {};
+  },
+
+  DisableKeyRotation(ctx, input) {
+    const key = rotatable(enabled(keyOnly(ctx, input)));
+    ctx.store.updateKey(key, { rotationEnabled: false });
+    return {};
+  },
+
+  GetKeyRotationStatus(ctx, input) {
+    const key = keyOnly(ctx, input);
+    const s = key.stored;
+    if (s.rotationEnabled !== true) return { KeyRotationEnabled: false, KeyId: key.arn };
+    return {
+      KeyRotationEnabled: true,
+      KeyId: key.arn,
+      RotationPeriodInDays: s.rotationPeriodInDays,
+      NextRotationDate: seconds(s.nextRotationDate ?? 0),
+    };
+  },
+
+  RotateKeyOnDemand(ctx, input) {
+    const key = rotatable(enabled(keyOnly(ctx, input)));
+    const done = (key.stored.rotations ?? []).filter((r) => r.type === 'ON_DEMAND').length;
+    if (done >= MAX_ON_DEMAND_ROTATIONS) {
+      throw new KmsError(
+        'LimitExceededException',
+        `${key.arn} has reached the limit of ${MAX_ON_DEMAND_ROTATIONS} on-demand rotations.`,
+      );
+    }
+    ctx.store.rotateKey(key, 'ON_DEMAND');
+    return { KeyId: key.arn };
+  },
+
+  ListKeyRotations(ctx, input) {
+    const key = keyOnly(ctx, input);
+    if (key.stored.keySpec !== 'SYMMETRIC_DEFAULT') {
+      throw new KmsError('UnsupportedOperationException', `${key.arn} has no rotations.`);
+    }
+    optString(input, 'IncludeKeyMaterial', 1, 64);
+    const entries = (key.stored.rotations ?? []).map((r, i) => ({
+      KeyId: key.arn,
+      KeyMaterialId: key.materialIds[i + 1],
+      RotationDate: seconds(r.date),
+      RotationType: r.type,
+    }));
+    const { page: rotations, next } = page(entries, input, 100, 1000, (r) => r.KeyMaterialId ?? '');
+    return { Rotations: rotations, ...pageTail(next) };
+  },
+};
