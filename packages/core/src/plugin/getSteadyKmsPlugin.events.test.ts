@@ -1,6 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CHANNEL_NAMES, type OperationEndMessage } from '../events/channels.js';
 import { FakeClock } from '../internal/FakeClock.js';
 import { LimiterRegistry } from '../limiter/LimiterRegistry.js';
@@ -145,6 +145,35 @@ describe('events', () => {
     expect(typeof seenId).toBe('number');
     expect(ends[0]).toMatchObject({ operationId: seenId, cache: 'hit', attempts: 0 });
     expect(handler.requests).toHaveLength(0);
+    client.destroy();
+  });
+
+  it('wires the Decrypt cache right after the operation middleware when asked', async () => {
+    const ends: OperationEndMessage[] = [];
+    listen(CHANNEL_NAMES.operationEnd, ends);
+    const { client, handler } = makeClient(
+      [
+        {
+          status: 200,
+          body: { KeyId: ARN, Plaintext: 'AAECAw==', EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' },
+        },
+      ],
+      { quotas: false, decryptCache: { ttlMs: 60_000, maxEntries: 10 } },
+    );
+    const names = client.middlewareStack.identify().map((n) => n.split(' ')[0]);
+    expect(names.slice(0, 2)).toEqual(['steadykmsOperationMiddleware', 'steadykmsCacheMiddleware']);
+    const decrypt = () =>
+      client.send(new DecryptCommand({ CiphertextBlob: Buffer.from('ct'), KeyId: ARN }));
+    const first = await decrypt();
+    const second = await decrypt();
+    expect(Buffer.from(second.Plaintext as Uint8Array)).toEqual(
+      Buffer.from(first.Plaintext as Uint8Array),
+    );
+    expect(handler.requests).toHaveLength(1);
+    expect(ends.map((e) => [e.cache, e.attempts])).toEqual([
+      ['miss', 1],
+      ['hit', 0],
+    ]);
     client.destroy();
   });
 });

@@ -7,6 +7,7 @@ import type {
   Provider,
   RelativeMiddlewareOptions,
 } from '@smithy/types';
+import { getCacheMiddleware } from '../cache/index.js';
 import { CONTEXT_KEYS, type CallOptions } from './context.js';
 import { KeyFacts } from './KeyFacts.js';
 import { limiterMiddleware, limiterMiddlewareOptions } from './limiterMiddleware.js';
@@ -25,8 +26,9 @@ import { retryMiddleware, retryMiddlewareOptions } from './retryMiddleware.js';
 /**
  * The steadykms plugin for a `KMSClient`: `client.middlewareStack.use(getSteadyKmsPlugin(options))`.
  *
- * It adds three middlewares and changes nothing at call sites:
+ * It adds three middlewares (four with a Decrypt cache or coalescing) and changes nothing at call sites:
  * - `steadykmsOperationMiddleware` (initialize, high): classifies the call, events, typed errors;
+ * - `steadykmsCacheMiddleware` (right after it, only with `decryptCache` or `coalesce`);
  * - `retryMiddleware` (finalizeRequest, high; replaces the SDK's): retries by `SteadyRetryStrategy`;
  * - `steadykmsLimiterMiddleware` (right after `retryMiddleware`): paces every attempt.
  *
@@ -43,9 +45,29 @@ export function getSteadyKmsPlugin<
     facts: new KeyFacts(config.keySpecCacheSize),
     learnedRegion: undefined,
   };
+  const raw = isResolved(options) ? {} : options;
+  const cache =
+    raw.decryptCache !== undefined || raw.coalesce === true
+      ? getCacheMiddleware<Input, Output>({
+          decryptCache: raw.decryptCache,
+          coalesce: raw.coalesce ?? false,
+          clock: config.clock,
+        })
+      : undefined;
   return {
     applyToStack(stack) {
       stack.add(operationMiddleware(state), operationMiddlewareOptions);
+      if (cache !== undefined) {
+        // Right inside the operation middleware: it reads the operationId the operation middleware
+        // set and reports hit/miss/coalesced back through the context; a hit never reaches the limiter.
+        stack.addRelativeTo(cache.middleware, {
+          name: cache.options.name,
+          tags: cache.options.tags ?? [],
+          relation: 'after',
+          toMiddleware: operationMiddlewareOptions.name,
+          override: true,
+        });
+      }
       stack.add(retryMiddleware(state), retryMiddlewareOptions);
       stack.addRelativeTo(limiterMiddleware(state), limiterMiddlewareOptions);
     },

@@ -6,6 +6,7 @@ import { processRegistry, type LimiterRegistry } from '../limiter/LimiterRegistr
 import type { Priority } from '../limiter/TokenBucket.js';
 import { resolveQuotas, type QuotaLookup, type QuotasSetting } from '../quotas/index.js';
 import { SteadyRetryStrategy, type RetryOptions } from '../retry/retryStrategy.js';
+import type { CacheMiddlewareOptions } from '../cache/index.js';
 
 /**
  * The fraction (0, 1] of a quota this process may use, overall or per pool. Per pool, a key is an exact
@@ -51,6 +52,17 @@ export interface SteadyKmsPluginOptions {
   readonly retry?: RetryOptions;
   /** Limiter tuning: headroom, throttle hold, CUBIC constants. @defaultValue see `PoolLimiterTuning` */
   readonly limiter?: PoolLimiterTuning;
+  /**
+   * Opt-in, transparent Decrypt cache: `{ ttlMs, maxEntries }`, or a `DecryptCache` shared between
+   * clients with the same credentials (a hit skips KMS's authorization). A hit sends nothing and
+   * reports `cache: 'hit'` in `operation:end`. @defaultValue no Decrypt cache
+   */
+  readonly decryptCache?: CacheMiddlewareOptions['decryptCache'];
+  /**
+   * Identical concurrent Decrypt, DescribeKey and GetPublicKey calls share one request (reported as
+   * `cache: 'coalesced'`). @defaultValue `false`
+   */
+  readonly coalesce?: boolean;
   /** Entries in the learned key-spec cache. @defaultValue `10_000` */
   readonly keySpecCacheSize?: number;
   /** Time source, milliseconds. Tests pass a fake. @defaultValue `performance`-based epoch clock */
