@@ -73,7 +73,7 @@ describe('CreateKey and DescribeKey', () => {
       (await catchKmsError(client.send(new CreateKeyCommand({ KeyUsage: 'SIGN_VERIFY' })))).name,
     ).toBe('ValidationException');
     expect(
-      (await catchKmsError(client.send(new CreateKeyCommand({ MultiRegion: true })))).name,
+      (await catchKmsError(client.send(new CreateKeyCommand({ Origin: 'EXTERNAL' })))).name,
     ).toBe('UnsupportedOperationException');
     const long = await catchKmsError(
       client.send(new CreateKeyCommand({ Description: 'x'.repeat(8193) })),

@@ -14,6 +14,8 @@ import {
   KMSClient,
   ListAliasesCommand,
   ListKeysCommand,
+  ReplicateKeyCommand,
+  RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { MASTER_KEY_ENV } from '@steadykms/local-kms';
@@ -93,6 +95,30 @@ describe('persistence with dataDir', () => {
     expect((await west2.send(new ListKeysCommand({}))).Keys?.map((k) => k.KeyId)).toEqual([
       westKey.KeyId,
     ]);
+    await b.close();
+  });
+
+  it('multi-Region replicas and rotations survive a restart', async () => {
+    const dataDir = tempDir();
+    const a = await startTestKms({ dataDir, quotas: false });
+    const east = a.client();
+    const id = (await east.send(new CreateKeyCommand({ MultiRegion: true }))).KeyMetadata!.KeyId!;
+    const old = await east.send(new EncryptCommand({ KeyId: id, Plaintext: Buffer.from('v0') }));
+    await east.send(new ReplicateKeyCommand({ KeyId: id, ReplicaRegion: 'eu-west-1' }));
+    await east.send(new RotateKeyOnDemandCommand({ KeyId: id }));
+    const fresh = await east.send(new EncryptCommand({ KeyId: id, Plaintext: Buffer.from('v1') }));
+    await a.close();
+    const b = await startTestKms({ dataDir, quotas: false });
+    const west = b.client({ region: 'eu-west-1' });
+    for (const [blob, text] of [
+      [old.CiphertextBlob, 'v0'],
+      [fresh.CiphertextBlob, 'v1'],
+    ] as const) {
+      const d = await west.send(new DecryptCommand({ CiphertextBlob: blob }));
+      expect(Buffer.from(d.Plaintext!).toString()).toBe(text);
+    }
+    const m = (await west.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata!;
+    expect(m.MultiRegionConfiguration?.MultiRegionKeyType).toBe('REPLICA');
     await b.close();
   });
 

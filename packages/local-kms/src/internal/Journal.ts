@@ -51,6 +51,8 @@ export interface StoredKey {
   readonly tags: readonly { readonly TagKey: string; readonly TagValue: string }[];
   /** Material versions in order, each sealed with AES-256-GCM under the master key, base64. */
   readonly materials: readonly string[];
+  /** Multi-Region keys: the primary's region and every region holding a copy (primary included). */
+  readonly multiRegion?: { readonly primaryRegion: string; readonly regions: readonly string[] };
   /** Automatic rotation (symmetric keys): on, its period in days, and the next date in ms. */
   readonly rotationEnabled?: boolean;
   readonly rotationPeriodInDays?: number;

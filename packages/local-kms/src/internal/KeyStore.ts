@@ -1,4 +1,4 @@
-import { randomUUID, createHash, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { aliasNotFound, keyNotFound, KmsError } from './errors.js';
 import {
@@ -10,7 +10,7 @@ import {
   type StoredAlias,
   type StoredKey,
 } from './Journal.js';
-import { specInfo } from './keySpecs.js';
+import { exportMaterial, specInfo } from './keySpecs.js';
 
 /** KMS key states local-kms models. */
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
@@ -36,7 +36,9 @@ interface Region {
   readonly aliases: Map<string, Alias>;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A key id: a UUID, or `mrk-` and 32 hex digits for a multi-Region key. */
+const KEY_ID =
+  /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
 
 /**
  * Keys and aliases per region, with lookups by key id, key ARN, alias name and alias ARN, and every
@@ -90,7 +92,7 @@ export class KeyStore {
       stored,
       arn,
       materials: raw.map((m) => info.load(m)),
-      materialIds: raw.map((m) => createHash('sha256').update(arn).update(m).digest('hex')),
+      materialIds: raw.map((m) => createHash('sha256').update(stored.id).update(m).digest('hex')),
     };
   }
 
@@ -132,7 +134,7 @@ export class KeyStore {
    * `NotFoundException` when nothing in this region matches.
    */
   resolve(region: string, ref: string, aliases = true): Key {
-    if (UUID.test(ref)) {
+    if (KEY_ID.test(ref)) {
       const key = this.byId(region, ref);
       if (key === undefined) throw keyNotFound(this.keyArn(region, ref));
       return key;
@@ -184,7 +186,8 @@ export class KeyStore {
 
   /** Creates a key with fresh material of its spec; durable before it returns. */
   createKey(fields: Omit<StoredKey, 'id' | 'materials' | 'creationDate'>): Key {
-    const id = randomUUID();
+    const id =
+      fields.multiRegion === undefined ? randomUUID() : `mrk-${randomBytes(16).toString('hex')}`;
     const arn = this.keyArn(fields.region, id);
     const material = specInfo(fields.keySpec).generate();
     const materials = this.#master ? [sealMaterial(this.#master, material, `${arn}#0`)] : [];
@@ -209,35 +212,95 @@ export class KeyStore {
   }
 
   /**
-   * Adds a new material version (a rotation) to a symmetric key; ciphertexts under older versions keep
-   * decrypting. Durable before it returns.
+   * Adds a new material version (a rotation) to a symmetric key, and to every copy of a multi-Region
+   * key; ciphertexts under older versions keep decrypting. Durable before it returns.
    */
   rotateKey(key: Key, type: 'AUTOMATIC' | 'ON_DEMAND'): Key {
     const now = this.#now();
-    const version = key.materials.length;
     const material = specInfo(key.stored.keySpec).generate();
-    const sealed = this.#master
-      ? [...key.stored.materials, sealMaterial(this.#master, material, `${key.arn}#${version}`)]
-      : key.stored.materials;
-    const period = key.stored.rotationPeriodInDays ?? 365;
+    let result = key;
+    for (const copy of this.copies(key)) {
+      const version = copy.materials.length;
+      const sealed = this.#master
+        ? [...copy.stored.materials, sealMaterial(this.#master, material, `${copy.arn}#${version}`)]
+        : copy.stored.materials;
+      const period = copy.stored.rotationPeriodInDays ?? 365;
+      const stored: StoredKey = {
+        ...copy.stored,
+        materials: sealed,
+        rotations: [...(copy.stored.rotations ?? []), { date: now, type }],
+        ...(copy.stored.rotationEnabled === true && type === 'AUTOMATIC'
+          ? { nextRotationDate: now + period * 86_400_000 }
+          : {}),
+      };
+      this.#journal?.append({ t: 'key', key: stored });
+      const fresh = this.#make(stored, copy.arn, [material]);
+      const next: Key = {
+        stored,
+        arn: copy.arn,
+        materials: [...copy.materials, ...fresh.materials],
+        materialIds: [...copy.materialIds, ...fresh.materialIds],
+      };
+      this.#region(stored.region).keys.set(stored.id, next);
+      if (copy === key) result = next;
+    }
+    return result;
+  }
+
+  /** Every live copy of a key: itself, plus its replicas (or primary) when it is multi-Region. */
+  copies(key: Key): Key[] {
+    const mr = key.stored.multiRegion;
+    if (mr === undefined) return [key];
+    return mr.regions
+      .map((r) => (r === key.stored.region ? key : this.byId(r, key.stored.id)))
+      .filter((k) => k !== undefined);
+  }
+
+  /**
+   * Creates a replica of a multi-Region key in `region`, with the same id and material (re-sealed
+   * under the replica's ARN), and records the new region on every copy. Durable before it returns.
+   */
+  replicate(
+    key: Key,
+    region: string,
+    fields: Pick<StoredKey, 'description' | 'policy' | 'tags'>,
+  ): Key {
+    const mr = key.stored.multiRegion;
+    if (mr === undefined) throw new Error('local-kms: replicate needs a multi-Region key');
+    const regions = [...mr.regions.filter((r) => r !== region), region];
+    const arn = this.keyArn(region, key.stored.id);
+    const raw = key.materials.map(exportMaterial);
     const stored: StoredKey = {
       ...key.stored,
-      materials: sealed,
-      rotations: [...(key.stored.rotations ?? []), { date: now, type }],
-      ...(key.stored.rotationEnabled === true && type === 'AUTOMATIC'
-        ? { nextRotationDate: now + period * 86_400_000 }
-        : {}),
+      ...fields,
+      region,
+      state: 'Enabled',
+      creationDate: this.#now(),
+      materials: this.#master
+        ? raw.map((m, v) => sealMaterial(this.#master!, m, `${arn}#${v}`))
+        : [],
+      multiRegion: { primaryRegion: mr.primaryRegion, regions },
     };
+    delete (stored as { deletionDate?: number }).deletionDate;
+    delete (stored as { pendingWindowInDays?: number }).pendingWindowInDays;
     this.#journal?.append({ t: 'key', key: stored });
-    const fresh = this.#make(stored, key.arn, [material]);
-    const next: Key = {
-      stored,
-      arn: key.arn,
-      materials: [...key.materials, ...fresh.materials],
-      materialIds: [...key.materialIds, ...fresh.materialIds],
-    };
-    this.#region(stored.region).keys.set(stored.id, next);
-    return next;
+    const replica = this.#make(stored, arn, raw);
+    this.#region(region).keys.set(stored.id, replica);
+    for (const copy of this.copies(key)) {
+      if (copy.stored.region !== region) {
+        this.updateKey(copy, { multiRegion: { primaryRegion: mr.primaryRegion, regions } });
+      }
+    }
+    return replica;
+  }
+
+  /** Makes `region` the primary of a multi-Region key on every copy. Durable before it returns. */
+  setPrimaryRegion(key: Key, region: string): void {
+    const mr = key.stored.multiRegion;
+    if (mr === undefined) throw new Error('local-kms: setPrimaryRegion needs a multi-Region key');
+    for (const copy of this.copies(key)) {
+      this.updateKey(copy, { multiRegion: { primaryRegion: region, regions: mr.regions } });
+    }
   }
 
   /** Rotates every enabled key whose automatic rotation date has come; returns how many. */
@@ -249,6 +312,8 @@ export class KeyStore {
         const key = this.byId(region, id);
         const s = key?.stored;
         if (key === undefined || s === undefined || s.rotationEnabled !== true) continue;
+        // A multi-Region key rotates from its primary, which rotates every copy.
+        if (s.multiRegion !== undefined && s.multiRegion.primaryRegion !== region) continue;
         if (s.state !== 'Enabled' || (s.nextRotationDate ?? Infinity) > now) continue;
         this.rotateKey(key, 'AUTOMATIC');
         n++;

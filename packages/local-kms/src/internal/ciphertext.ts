@@ -6,8 +6,8 @@ import { fillRandom } from './randomPool.js';
  *
  * ```
  * offset  size  field
- * 0       2     magic 0x4c 0x01 ("L", format version 1)
- * 2       16    key id (the UUID's 16 bytes)
+ * 0       2     magic 0x4c, then 0x01 for a UUID key id or 0x02 for a multi-Region `mrk-` key id
+ * 2       16    key id (the UUID's 16 bytes, or the 32 hex digits after `mrk-`)
  * 18      4     material version, unsigned big-endian (0 = original material, +1 per rotation)
  * 22      12    AES-GCM IV, random
  * 34      n     AES-256-GCM ciphertext of the plaintext
@@ -25,7 +25,8 @@ const TAG_LENGTH = 16;
 /** The shortest blob that can hold one byte of plaintext. */
 export const MIN_BLOB_LENGTH = HEADER_LENGTH + IV_LENGTH + 1 + TAG_LENGTH;
 const MAGIC0 = 0x4c;
-const MAGIC1 = 0x01;
+const MAGIC_UUID = 0x01;
+const MAGIC_MRK = 0x02;
 
 /** An encryption context: string keys to string values. */
 export type EncryptionContext = Readonly<Record<string, string>>;
@@ -48,9 +49,14 @@ export function encodeContext(context: EncryptionContext | undefined): Buffer | 
   return Buffer.concat(parts);
 }
 
-/** The 16 bytes of a UUID key id. */
-export function uuidToBytes(uuid: string, into: Buffer, offset: number): void {
-  into.write(uuid.replace(/-/g, ''), offset, 16, 'hex');
+/** Writes the 16 bytes of a key id (UUID or `mrk-` + 32 hex digits); returns the magic byte for it. */
+export function keyIdToBytes(keyId: string, into: Buffer, offset: number): number {
+  if (keyId.startsWith('mrk-')) {
+    into.write(keyId.slice(4), offset, 16, 'hex');
+    return MAGIC_MRK;
+  }
+  into.write(keyId.replace(/-/g, ''), offset, 16, 'hex');
+  return MAGIC_UUID;
 }
 
 function bytesToUuid(blob: Buffer, offset: number): string {
@@ -68,8 +74,7 @@ export function sealBlob(
 ): Buffer {
   const out = Buffer.allocUnsafe(HEADER_LENGTH + IV_LENGTH + plaintext.length + TAG_LENGTH);
   out[0] = MAGIC0;
-  out[1] = MAGIC1;
-  uuidToBytes(keyId, out, 2);
+  out[1] = keyIdToBytes(keyId, out, 2);
   out.writeUInt32BE(version, 18);
   fillRandom(out, HEADER_LENGTH, IV_LENGTH);
   const cipher = createCipheriv('aes-256-gcm', material, out.subarray(HEADER_LENGTH, 34));
@@ -90,8 +95,15 @@ export function sealBlob(
 export function readBlobHeader(
   blob: Buffer,
 ): { readonly keyId: string; readonly version: number } | undefined {
-  if (blob.length < MIN_BLOB_LENGTH || blob[0] !== MAGIC0 || blob[1] !== MAGIC1) return undefined;
-  return { keyId: bytesToUuid(blob, 2), version: blob.readUInt32BE(18) };
+  if (blob.length < MIN_BLOB_LENGTH || blob[0] !== MAGIC0) return undefined;
+  const keyId =
+    blob[1] === MAGIC_UUID
+      ? bytesToUuid(blob, 2)
+      : blob[1] === MAGIC_MRK
+        ? `mrk-${blob.toString('hex', 2, 18)}`
+        : undefined;
+  if (keyId === undefined) return undefined;
+  return { keyId, version: blob.readUInt32BE(18) };
 }
 
 /** Decrypts a blob whose header was read with `readBlobHeader`; `undefined` when the tag fails. */

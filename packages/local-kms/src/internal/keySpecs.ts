@@ -124,3 +124,8 @@ export function specInfo(spec: string): KeySpecInfo {
   if (info === undefined) throw new Error(`local-kms: unknown key spec ${spec}`);
   return info;
 }
+
+/** The raw material behind a loaded key: secret bytes, or a PKCS#8 DER private key. */
+export function exportMaterial(key: KeyObject): Buffer {
+  return key.type === 'secret' ? key.export() : key.export({ format: 'der', type: 'pkcs8' });
+}

@@ -14,6 +14,7 @@ import {
   DAY_MS,
   keyMetadata,
   notPendingDeletion,
+  notReplica,
   page,
   pageTail,
   seconds,
@@ -180,12 +181,7 @@ export const KEY_HANDLERS: Readonly<Record<string, Handler>> = {
         `local-kms does not support Origin ${origin}.`,
       );
     }
-    if (optBool(input, 'MultiRegion') === true) {
-      throw new KmsError(
-        'UnsupportedOperationException',
-        'local-kms does not support multi-Region keys yet.',
-      );
-    }
+    const multiRegion = optBool(input, 'MultiRegion') === true;
     const tags = mergeTags([], parseTags(input));
     const key = ctx.store.createKey({
       region: ctx.region,
@@ -196,8 +192,59 @@ export const KEY_HANDLERS: Readonly<Record<string, Handler>> = {
       state: 'Enabled',
       policy,
       tags,
+      ...(multiRegion ? { multiRegion: { primaryRegion: ctx.region, regions: [ctx.region] } } : {}),
     });
     return { KeyMetadata: keyMetadata(ctx.store, key) };
+  },
+
+  ReplicateKey(ctx, input) {
+    const key = notPendingDeletion(keyOnly(ctx, input));
+    const replicaRegion = reqString(input, 'ReplicaRegion', 1, 32);
+    if (!/^[a-z]+-[a-z]+(?:-[a-z]+)?-\d+$/.test(replicaRegion)) {
+      throw validation(`ReplicaRegion ${replicaRegion} is not a region name.`);
+    }
+    if (key.stored.multiRegion === undefined) {
+      throw new KmsError('UnsupportedOperationException', `${key.arn} is not a multi-Region key.`);
+    }
+    notReplica(key);
+    if (replicaRegion === ctx.region) {
+      throw validation('ReplicaRegion must differ from the region of the primary key.');
+    }
+    if (ctx.store.byId(replicaRegion, key.stored.id) !== undefined) {
+      throw new KmsError(
+        'AlreadyExistsException',
+        `${ctx.store.keyArn(replicaRegion, key.stored.id)} already exists.`,
+      );
+    }
+    const policy = policyDocument(input, false) ?? key.stored.policy;
+    optBool(input, 'BypassPolicyLockoutSafetyCheck');
+    const replica = ctx.store.replicate(key, replicaRegion, {
+      description: optString(input, 'Description', 0, 8192) ?? key.stored.description,
+      policy,
+      tags: input['Tags'] === undefined ? key.stored.tags : mergeTags([], parseTags(input)),
+    });
+    return {
+      ReplicaKeyMetadata: keyMetadata(ctx.store, replica),
+      ReplicaPolicy: policy === '' ? defaultPolicy(ctx.store.accountId) : policy,
+      ReplicaTags: replica.stored.tags,
+    };
+  },
+
+  UpdatePrimaryRegion(ctx, input) {
+    const key = notPendingDeletion(keyOnly(ctx, input));
+    const region = reqString(input, 'PrimaryRegion', 1, 32);
+    if (key.stored.multiRegion === undefined) {
+      throw new KmsError('UnsupportedOperationException', `${key.arn} is not a multi-Region key.`);
+    }
+    notReplica(key);
+    if (ctx.store.byId(region, key.stored.id) === undefined) {
+      throw new KmsError(
+        'NotFoundException',
+        `Key '${ctx.store.keyArn(region, key.stored.id)}' does not exist`,
+      );
+    }
+    ctx.store.setPrimaryRegion(key, region);
+    return {};
   },
 
   DescribeKey(ctx, input) {
@@ -309,19 +356,21 @@ export const KEY_HANDLERS: Readonly<Record<string, Handler>> = {
   },
 
   EnableKeyRotation(ctx, input) {
-    const key = rotatable(enabled(keyOnly(ctx, input)));
+    const key = notReplica(rotatable(enabled(keyOnly(ctx, input))));
     const period = optInt(input, 'RotationPeriodInDays', 90, 2560) ?? 365;
-    ctx.store.updateKey(key, {
-      rotationEnabled: true,
-      rotationPeriodInDays: period,
-      nextRotationDate: ctx.now + period * DAY_MS,
-    });
+    for (const copy of ctx.store.copies(key)) {
+      ctx.store.updateKey(copy, {
+        rotationEnabled: true,
+        rotationPeriodInDays: period,
+        nextRotationDate: ctx.now + period * DAY_MS,
+      });
+    }
     return {};
   },
 
   DisableKeyRotation(ctx, input) {
-    const key = rotatable(enabled(keyOnly(ctx, input)));
-    ctx.store.updateKey(key, { rotationEnabled: false });
+    const key = notReplica(rotatable(enabled(keyOnly(ctx, input))));
+    for (const copy of ctx.store.copies(key)) ctx.store.updateKey(copy, { rotationEnabled: false });
     return {};
   },
 
@@ -338,7 +387,7 @@ export const KEY_HANDLERS: Readonly<Record<string, Handler>> = {
   },
 
   RotateKeyOnDemand(ctx, input) {
-    const key = rotatable(enabled(keyOnly(ctx, input)));
+    const key = notReplica(rotatable(enabled(keyOnly(ctx, input))));
     const done = (key.stored.rotations ?? []).filter((r) => r.type === 'ON_DEMAND').length;
     if (done >= MAX_ON_DEMAND_ROTATIONS) {
       throw new KmsError(

@@ -39,8 +39,19 @@ export function keyMetadata(store: KeyStore, key: Key): Record<string, unknown> 
     CustomerMasterKeySpec: s.keySpec,
     KeySpec: s.keySpec,
     ...specInfo(s.keySpec).algorithms(s.keyUsage),
-    MultiRegion: false,
+    MultiRegion: s.multiRegion !== undefined,
   };
+  if (s.multiRegion !== undefined) {
+    const { primaryRegion } = s.multiRegion;
+    const live = store.copies(key).map((k) => k.stored.region);
+    meta['MultiRegionConfiguration'] = {
+      MultiRegionKeyType: primaryRegion === s.region ? 'PRIMARY' : 'REPLICA',
+      PrimaryKey: { Arn: store.keyArn(primaryRegion, s.id), Region: primaryRegion },
+      ReplicaKeys: live
+        .filter((r) => r !== primaryRegion)
+        .map((r) => ({ Arn: store.keyArn(r, s.id), Region: r })),
+    };
+  }
   if (s.keySpec === 'SYMMETRIC_DEFAULT') {
     meta['CurrentKeyMaterialId'] = key.materialIds[key.materialIds.length - 1];
   }
@@ -69,6 +80,18 @@ export function usable(key: Key, usage = 'ENCRYPT_DECRYPT'): Key {
     throw new KmsError(
       'InvalidKeyUsageException',
       `${key.arn} key usage is ${s.keyUsage} which is not valid for this operation.`,
+    );
+  }
+  return key;
+}
+
+/** Throws `UnsupportedOperationException` unless the key is a multi-Region primary (or single-Region). */
+export function notReplica(key: Key): Key {
+  const mr = key.stored.multiRegion;
+  if (mr !== undefined && mr.primaryRegion !== key.stored.region) {
+    throw new KmsError(
+      'UnsupportedOperationException',
+      `${key.arn} is a multi-Region replica key; call this on its primary in ${mr.primaryRegion}.`,
     );
   }
   return key;
