@@ -66,3 +66,17 @@ export {
   serializeFooter,
   type ParsedFrame,
 } from './format/body.js';
+
+// Streams.
+export {
+  encryptStream,
+  encryptWebStream,
+  type EncryptStreamOptions,
+} from './stream/encryptStream.js';
+export {
+  DecryptTransform,
+  decryptStream,
+  decryptWebStream,
+  type DecryptStreamOptions,
+  type DecryptedHeaderInfo,
+} from './stream/decryptStream.js';

@@ -2,7 +2,11 @@ import { ECDH, createPublicKey, generateKeyPairSync, type KeyObject } from 'node
 import type { AlgorithmSuite } from '../suites.js';
 import { decryptionError } from '../errors.js';
 
-const JWK_CURVE = { prime256v1: 'P-256', secp384r1: 'P-384' } as const;
+/** DER SubjectPublicKeyInfo up to the BIT STRING holding an uncompressed point (RFC 5480). */
+const SPKI_PREFIX = {
+  prime256v1: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
+  secp384r1: Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex'),
+} as const;
 
 /** A fresh signing key and the value to store under `aws-crypto-public-key`. */
 export function generateSigningKey(suite: AlgorithmSuite): {
@@ -38,16 +42,12 @@ export function verificationKey(suite: AlgorithmSuite, base64: string): KeyObjec
       undefined,
       'uncompressed',
     ) as Buffer;
-    const n = (full.length - 1) / 2;
-    return createPublicKey({
-      key: {
-        kty: 'EC',
-        crv: JWK_CURVE[sig.curve],
-        x: full.subarray(1, 1 + n).toString('base64url'),
-        y: full.subarray(1 + n).toString('base64url'),
-      },
-      format: 'jwk',
-    });
+    // SPKI DER is a fixed prefix plus the uncompressed point: cheaper for OpenSSL to import than a JWK.
+    const prefix = SPKI_PREFIX[sig.curve];
+    const der = Buffer.allocUnsafe(prefix.length + full.length);
+    prefix.copy(der, 0);
+    full.copy(der, prefix.length);
+    return createPublicKey({ key: der, format: 'der', type: 'spki' });
   } catch {
     throw decryptionError('the signing public key in the encryption context is not a valid point');
   }

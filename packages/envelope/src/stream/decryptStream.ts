@@ -1,0 +1,173 @@
+import { createVerify, type Verify } from 'node:crypto';
+import { Duplex, Transform, type TransformCallback } from 'node:stream';
+import { parseHeader, type MessageHeader } from '../format/header.js';
+import { parseFooter, parseFrame, parseNonFramedBody } from '../format/body.js';
+import type { EncryptionContext } from '../format/encryptionContext.js';
+import { formatError } from '../errors.js';
+import {
+  DecryptSession,
+  badSignature,
+  resolveDecrypt,
+  type DecryptOptionsBase,
+  type ResolvedDecrypt,
+} from '../internal/DecryptSession.js';
+import { wrapUnexpected } from '../decrypt.js';
+
+/** Options of {@link decryptStream}. */
+export interface DecryptStreamOptions extends DecryptOptionsBase {
+  /** Aborts the stream (it is destroyed with an `AbortError`). */
+  readonly signal?: AbortSignal;
+}
+
+/** Header information a {@link DecryptTransform} emits as `'header'` once the header authenticates. */
+export interface DecryptedHeaderInfo {
+  readonly encryptionContext: EncryptionContext;
+  readonly suiteId: number;
+  readonly messageHeader: MessageHeader;
+}
+
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/**
+ * Streaming decrypt. A frame's plaintext is pushed only after its tag verifies; for signed suites the
+ * final frame (or a non-framed body) is held back until the signature verifies, so a consumer that reads
+ * to the end never sees plaintext from a message whose signature is bad. Emits `'header'` with
+ * {@link DecryptedHeaderInfo} after the header authenticates.
+ */
+export class DecryptTransform extends Transform {
+  readonly #o: ResolvedDecrypt;
+  #buf: Buffer = EMPTY;
+  #s: DecryptSession | undefined;
+  #verifier: Verify | undefined;
+  #held: Buffer | undefined;
+  #state: 'header' | 'body' | 'footer' | 'done' = 'header';
+  /** The verified header, once available. */
+  header: DecryptedHeaderInfo | undefined;
+
+  constructor(options: DecryptStreamOptions) {
+    super(options.signal ? { signal: options.signal } : {});
+    this.#o = resolveDecrypt(options);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    if (this.#state === 'header') {
+      let parsed;
+      try {
+        parsed = parseHeader(this.#buf, 0, this.#o.maxEdks);
+      } catch (e) {
+        return callback(e as Error);
+      }
+      if (!parsed) return callback();
+      const p = parsed;
+      DecryptSession.start(p, this.#o).then(
+        (s) => {
+          this.#s = s;
+          const sig = s.header.suite.signature;
+          if (sig) {
+            this.#verifier = createVerify(sig.hash);
+            this.#verifier.update(this.#buf.subarray(0, p.length));
+          }
+          this.#buf = this.#buf.subarray(p.length);
+          this.#state = 'body';
+          this.header = {
+            encryptionContext: s.encryptionContext,
+            suiteId: s.header.suite.id,
+            messageHeader: s.header,
+          };
+          this.emit('header', this.header);
+          this.#drain(callback);
+        },
+        (e: unknown) => callback(wrapUnexpected(e) as Error),
+      );
+      return;
+    }
+    this.#drain(callback);
+  }
+
+  #drain(callback: TransformCallback): void {
+    try {
+      this.#consume();
+      callback();
+    } catch (e) {
+      callback(wrapUnexpected(e) as Error);
+    }
+  }
+
+  #consume(): void {
+    const s = this.#s as DecryptSession;
+    const buf = this.#buf;
+    let off = 0;
+    const signed = s.header.suite.signature !== undefined;
+    while (this.#state === 'body') {
+      const f =
+        s.header.contentType === 2
+          ? parseFrame(buf, off, s.header.frameLength)
+          : parseNonFramedBody(buf, off);
+      if (!f) break;
+      const pt = s.decryptFrame(f);
+      this.#verifier?.update(buf.subarray(off, off + f.length));
+      off += f.length;
+      if (f.final) {
+        //= aws-encryption-sdk-specification/client-apis/decrypt.md#decrypt-the-message-body
+        //# Any plaintext decrypted from unframed data or a final frame MUST NOT be released until signature verification successfully completes.
+        if (signed) {
+          this.#held = pt;
+          this.#state = 'footer';
+        } else {
+          if (pt.length > 0) this.push(pt);
+          this.#state = 'done';
+        }
+      } else if (pt.length > 0) {
+        this.push(pt);
+      }
+    }
+    if (this.#state === 'footer') {
+      const footer = parseFooter(buf, off);
+      if (footer) {
+        const sig = s.header.suite.signature;
+        if (!sig || !s.verificationKey || !this.#verifier) throw badSignature();
+        if (
+          !this.#verifier.verify({ key: s.verificationKey, dsaEncoding: 'der' }, footer.signature)
+        )
+          throw badSignature();
+        off += footer.length;
+        this.#state = 'done';
+        const held = this.#held as Buffer;
+        this.#held = undefined;
+        if (held.length > 0) this.push(held);
+      }
+    }
+    if (this.#state === 'done' && off < buf.length)
+      throw formatError('bytes follow the end of the message');
+    this.#buf = off === buf.length ? EMPTY : buf.subarray(off);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.#state !== 'done') {
+      return callback(formatError(`message is truncated in the ${this.#state}`));
+    }
+    this.#s?.destroy();
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#s?.destroy();
+    this.#held?.fill(0);
+    this.#held = undefined;
+    callback(error);
+  }
+}
+
+/** A `node:stream` Transform: an AWS Encryption SDK message in, plaintext out. See {@link DecryptTransform}. */
+export function decryptStream(options: DecryptStreamOptions): DecryptTransform {
+  return new DecryptTransform(options);
+}
+
+/** The same as {@link decryptStream}, as a web `TransformStream`-shaped pair. */
+export function decryptWebStream(options: DecryptStreamOptions): {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+} {
+  return Duplex.toWeb(new DecryptTransform(options));
+}
