@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { FakeClock } from '../internal/FakeClock.js';
 import { processRegistry } from '../limiter/LimiterRegistry.js';
-import { withSteadyKms } from './getSteadyKmsPlugin.js';
+import { getSteadyKmsCallPlugin, withSteadyKms } from './getSteadyKmsPlugin.js';
 import { scriptedHandler, settle, TEST_CREDENTIALS } from './testSupport.js';
 
 const ACCOUNT = '111122223333';
@@ -83,5 +83,59 @@ describe('two clients in one process', () => {
     await settle(clock, p);
     expect((sent[1] as number) - (sent[0] as number)).toBeGreaterThanOrEqual(99);
     a.destroy();
+  });
+
+  it('serves interactive calls before queued batch calls (client option and per-call plugin)', async () => {
+    const clock = new FakeClock();
+    const order: string[] = [];
+    const mk = (tag: string, priority: 'batch' | 'interactive') =>
+      withSteadyKms(
+        new KMSClient({
+          region: 'us-east-1',
+          credentials: TEST_CREDENTIALS,
+          requestHandler: scriptedHandler(
+            () => ({ status: 200, body: { KeyId: ARN('us-east-1') } }),
+            () => order.push(tag),
+          ),
+        }),
+        {
+          clock,
+          sleep: clock.sleep,
+          quotas: { overrides: { symmetric: 10 } },
+          priority,
+          accountId: ACCOUNT,
+        },
+      );
+    const batch = mk('b', 'batch');
+    const interactive = mk('i', 'interactive');
+    const send = (
+      c: KMSClient,
+      cmd = new GenerateDataKeyCommand({ KeyId: 'alias/x', KeySpec: 'AES_256' }),
+    ) => c.send(cmd);
+    const queued = async (n: number): Promise<void> => {
+      for (let i = 0; i < 1000; i++) {
+        if ((processRegistry(clock).limiters()[0]?.queued ?? 0) >= n) return;
+        await new Promise((r) => setImmediate(r));
+      }
+      throw new Error(`never saw ${n} waiters`);
+    };
+    const first = Array.from({ length: 4 }, () => send(batch));
+    await queued(3); // one granted at once, three batch calls wait
+    const later = Array.from({ length: 2 }, () => send(interactive));
+    // A batch client's command promoted to the interactive lane for one call.
+    const promoted = new GenerateDataKeyCommand({ KeyId: 'alias/x', KeySpec: 'AES_256' });
+    promoted.middlewareStack.use(getSteadyKmsCallPlugin({ priority: 'interactive' }));
+    const urgent = batch.send(promoted).then(() => order.push('urgent-done'));
+    await queued(6);
+    await settle(clock, Promise.all([...first, ...later, urgent]));
+    const sent = order.filter((x) => x !== 'urgent-done');
+    // First the batch call granted at once, then the interactive lane (two interactive calls and the
+    // promoted one, in their order of arrival), and only then the three batch calls that were waiting.
+    expect(sent[0]).toBe('b');
+    expect(sent.slice(1, 4).sort()).toEqual(['b', 'i', 'i']);
+    expect(sent.slice(4)).toEqual(['b', 'b', 'b']);
+    expect(order.indexOf('urgent-done')).toBeLessThan(order.length - 3);
+    batch.destroy();
+    interactive.destroy();
   });
 });
