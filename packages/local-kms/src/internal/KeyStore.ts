@@ -50,6 +50,8 @@ export class KeyStore {
   readonly #journal: Journal | undefined;
   readonly #master: Buffer | undefined;
   readonly #now: () => number;
+  /** No automatic rotation is due before this time (ms); `-Infinity` forces a scan. */
+  #nextDue = Number.NEGATIVE_INFINITY;
 
   constructor(accountId: string, now: () => number, dataDir?: string) {
     this.accountId = accountId;
@@ -193,6 +195,7 @@ export class KeyStore {
     const materials = this.#master ? [sealMaterial(this.#master, material, `${arn}#0`)] : [];
     const stored: StoredKey = { ...fields, id, creationDate: this.#now(), materials };
     this.#journal?.append({ t: 'key', key: stored });
+    this.#nextDue = Number.NEGATIVE_INFINITY;
     const key = this.#make(stored, arn, [material]);
     this.#region(fields.region).keys.set(id, key);
     return key;
@@ -206,6 +209,7 @@ export class KeyStore {
       delete (stored as { pendingWindowInDays?: number }).pendingWindowInDays;
     }
     this.#journal?.append({ t: 'key', key: stored });
+    this.#nextDue = Number.NEGATIVE_INFINITY;
     const next: Key = { ...key, stored };
     this.#region(stored.region).keys.set(stored.id, next);
     return next;
@@ -234,6 +238,7 @@ export class KeyStore {
           : {}),
       };
       this.#journal?.append({ t: 'key', key: stored });
+      this.#nextDue = Number.NEGATIVE_INFINITY;
       const fresh = this.#make(stored, copy.arn, [material]);
       const next: Key = {
         stored,
@@ -284,6 +289,7 @@ export class KeyStore {
     delete (stored as { deletionDate?: number }).deletionDate;
     delete (stored as { pendingWindowInDays?: number }).pendingWindowInDays;
     this.#journal?.append({ t: 'key', key: stored });
+    this.#nextDue = Number.NEGATIVE_INFINITY;
     const replica = this.#make(stored, arn, raw);
     this.#region(region).keys.set(stored.id, replica);
     for (const copy of this.copies(key)) {
@@ -306,7 +312,11 @@ export class KeyStore {
   /** Rotates every enabled key whose automatic rotation date has come; returns how many. */
   rotateDue(): number {
     const now = this.#now();
+    // Control-plane reads (DescribeKey at 2,000 rps) call this too: skip the scan until the earliest
+    // known due date, which any mutation resets.
+    if (now < this.#nextDue) return 0;
     let n = 0;
+    let earliest = Infinity;
     for (const [region, r] of this.#regions) {
       for (const id of [...r.keys.keys()]) {
         const key = this.byId(region, id);
@@ -314,11 +324,17 @@ export class KeyStore {
         if (key === undefined || s === undefined || s.rotationEnabled !== true) continue;
         // A multi-Region key rotates from its primary, which rotates every copy.
         if (s.multiRegion !== undefined && s.multiRegion.primaryRegion !== region) continue;
-        if (s.state !== 'Enabled' || (s.nextRotationDate ?? Infinity) > now) continue;
-        this.rotateKey(key, 'AUTOMATIC');
+        const due = s.nextRotationDate ?? Infinity;
+        if (s.state !== 'Enabled' || due > now) {
+          if (s.state === 'Enabled') earliest = Math.min(earliest, due);
+          continue;
+        }
+        const next = this.rotateKey(key, 'AUTOMATIC');
+        earliest = Math.min(earliest, next.stored.nextRotationDate ?? Infinity);
         n++;
       }
     }
+    this.#nextDue = earliest;
     return n;
   }
 
