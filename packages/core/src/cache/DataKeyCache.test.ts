@@ -271,6 +271,41 @@ describe('DataKeyCache loads', () => {
   });
 });
 
+describe('DataKeyCache use and clear', () => {
+  it('releases the lease when the callback settles, even when it throws', async () => {
+    const c = make({ maxEntries: 10, maxAgeMs: 60_000, sweepIntervalMs: 0 });
+    const { load, made } = loader();
+    await c.use(KEY, { bytes: 1 }, load, () => 'ok');
+    c.delete(KEY);
+    expect(zeroed(made[0]!.plaintext)).toBe(true);
+    await expect(
+      c.use(KEY, { bytes: 1 }, load, () => {
+        throw new Error('encrypt failed');
+      }),
+    ).rejects.toThrow('encrypt failed');
+    c.delete(KEY);
+    expect(zeroed(made[1]!.plaintext)).toBe(true);
+  });
+
+  it('does not cache a load that was in flight when the cache was cleared', async () => {
+    const c = make({ maxEntries: 10, maxAgeMs: 60_000, sweepIntervalMs: 0 });
+    let resolve!: (k: DataKey) => void;
+    const pending = c.getOrLoad(
+      KEY,
+      { bytes: 1 },
+      () => new Promise<DataKey>((r) => (resolve = r)),
+    );
+    c.clear();
+    const key = { plaintext: randomBytes(32), ciphertextBlob: randomBytes(8), keyId: 'k' };
+    resolve(key);
+    const lease = await pending;
+    expect(lease.value).toBe(key);
+    expect(c.size).toBe(0);
+    lease.release();
+    expect(zeroed(key.plaintext)).toBe(true);
+  });
+});
+
 describe('DataKeyCache refresh-ahead', () => {
   it('renews a hot entry in the background before it expires and never hands out an expired key', async () => {
     const t = clock();
