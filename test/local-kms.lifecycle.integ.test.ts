@@ -16,6 +16,11 @@ import {
   RotateKeyOnDemandCommand,
   TagResourceCommand,
   UntagResourceCommand,
+  CreateGrantCommand,
+  ListGrantsCommand,
+  ListRetirableGrantsCommand,
+  RetireGrantCommand,
+  RevokeGrantCommand,
   type KMSClient,
 } from '@aws-sdk/client-kms';
 import { catchKmsError, fakeClock, startTestKms, type TestKms } from './support/index.js';
@@ -164,5 +169,72 @@ describe('key policies', () => {
       (await catchKmsError(client.send(new PutKeyPolicyCommand({ KeyId: id, Policy: 'nope' }))))
         .name,
     ).toBe('MalformedPolicyDocumentException');
+  });
+});
+
+describe('grants (recorded, not enforced)', () => {
+  it('CreateGrant, ListGrants, ListRetirableGrants, RetireGrant by token, RevokeGrant', async () => {
+    const id = await newKey();
+    const grantee = 'arn:aws:iam::111122223333:role/app';
+    const retiree = 'arn:aws:iam::111122223333:role/ops';
+    const a = await client.send(
+      new CreateGrantCommand({
+        KeyId: id,
+        GranteePrincipal: grantee,
+        RetiringPrincipal: retiree,
+        Operations: ['Decrypt', 'GenerateDataKey'],
+        Constraints: { EncryptionContextSubset: { app: 'x' } },
+        Name: 'app',
+      }),
+    );
+    expect(a.GrantId).toMatch(/^[0-9a-f]{64}$/);
+    // A named grant created again with the same request is the same grant.
+    const again = await client.send(
+      new CreateGrantCommand({
+        KeyId: id,
+        GranteePrincipal: grantee,
+        Operations: ['Decrypt', 'GenerateDataKey'],
+        Name: 'app',
+      }),
+    );
+    expect(again.GrantId).toBe(a.GrantId);
+    const b = await client.send(
+      new CreateGrantCommand({ KeyId: id, GranteePrincipal: grantee, Operations: ['Encrypt'] }),
+    );
+    const list = await client.send(new ListGrantsCommand({ KeyId: id }));
+    expect(list.Grants?.map((g) => g.GrantId)).toEqual([a.GrantId, b.GrantId]);
+    expect(list.Grants?.[0]).toMatchObject({
+      Name: 'app',
+      GranteePrincipal: grantee,
+      Operations: ['Decrypt', 'GenerateDataKey'],
+      Constraints: { EncryptionContextSubset: { app: 'x' } },
+    });
+    const retirable = await client.send(
+      new ListRetirableGrantsCommand({ RetiringPrincipal: retiree }),
+    );
+    expect(retirable.Grants?.map((g) => g.GrantId)).toEqual([a.GrantId]);
+    await client.send(new RetireGrantCommand({ GrantToken: a.GrantToken }));
+    await client.send(new RevokeGrantCommand({ KeyId: id, GrantId: b.GrantId }));
+    expect((await client.send(new ListGrantsCommand({ KeyId: id }))).Grants).toEqual([]);
+    expect(
+      (await catchKmsError(client.send(new RetireGrantCommand({ GrantToken: 'bogus' })))).name,
+    ).toBe('InvalidGrantTokenException');
+    expect(
+      (await catchKmsError(client.send(new RevokeGrantCommand({ KeyId: id, GrantId: b.GrantId! }))))
+        .name,
+    ).toBe('NotFoundException');
+    expect(
+      (
+        await catchKmsError(
+          client.send(
+            new CreateGrantCommand({
+              KeyId: id,
+              GranteePrincipal: grantee,
+              Operations: ['Fly' as 'Encrypt'],
+            }),
+          ),
+        )
+      ).name,
+    ).toBe('ValidationException');
   });
 });

@@ -78,7 +78,7 @@ describe('protocol errors are 4xx with the right __type, never a 5xx', () => {
     [
       'a modelled operation local-kms does not implement',
       '{}',
-      kmsHeaders('CreateGrant'),
+      kmsHeaders('ImportKeyMaterial'),
       400,
       'UnsupportedOperationException',
     ],

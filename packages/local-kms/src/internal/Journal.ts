@@ -51,6 +51,8 @@ export interface StoredKey {
   readonly tags: readonly { readonly TagKey: string; readonly TagValue: string }[];
   /** Material versions in order, each sealed with AES-256-GCM under the master key, base64. */
   readonly materials: readonly string[];
+  /** Grants on the key (recorded, not enforced). */
+  readonly grants?: readonly StoredGrant[];
   /** Multi-Region keys: the primary's region and every region holding a copy (primary included). */
   readonly multiRegion?: { readonly primaryRegion: string; readonly regions: readonly string[] };
   /** Automatic rotation (symmetric keys): on, its period in days, and the next date in ms. */
@@ -62,6 +64,18 @@ export interface StoredKey {
     readonly date: number;
     readonly type: 'AUTOMATIC' | 'ON_DEMAND';
   }[];
+}
+
+/** A grant as stored, in the shape of the SDK's `GrantListEntry` minus `KeyId`. */
+export interface StoredGrant {
+  readonly GrantId: string;
+  readonly GrantToken: string;
+  readonly Name?: string;
+  readonly CreationDate: number;
+  readonly GranteePrincipal: string;
+  readonly RetiringPrincipal?: string;
+  readonly Operations: readonly string[];
+  readonly Constraints?: Readonly<Record<string, unknown>>;
 }
 
 /** An alias as stored. */

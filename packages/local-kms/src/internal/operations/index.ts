@@ -1,6 +1,7 @@
 import { ALIAS_HANDLERS } from './aliases.js';
 import { ASYMMETRIC_HANDLERS } from './asymmetric.js';
 import { CRYPTO_HANDLERS } from './crypto.js';
+import { GRANT_HANDLERS } from './grants.js';
 import { KEY_HANDLERS } from './keys.js';
 import type { Handler } from './shared.js';
 
@@ -12,4 +13,5 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   ...ALIAS_HANDLERS,
   ...CRYPTO_HANDLERS,
   ...ASYMMETRIC_HANDLERS,
+  ...GRANT_HANDLERS,
 };
