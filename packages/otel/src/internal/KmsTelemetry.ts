@@ -73,7 +73,8 @@ import {
 } from '../semconv.js';
 import type { KmsUsage, SteadyKmsOtelOptions } from '../types.js';
 import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION } from '../version.js';
-import { createInstruments, observeLimiter, type Instruments } from './instruments.js';
+import { CounterTable, type CounterRow } from './CounterTable.js';
+import { createInstruments, observeAll, type Instruments } from './instruments.js';
 
 const log = diag.createComponentLogger({ namespace: INSTRUMENTATION_NAME });
 
@@ -116,6 +117,7 @@ export class KmsTelemetry {
   #removeObserver: (() => void) | undefined;
   readonly #open = new Map<number, OpenOperation>();
   readonly #rates = new Map<string, RateMessage>();
+  readonly #counters = new CounterTable();
   readonly #handlers: ReadonlyArray<readonly [string, Handler]>;
   #enabled = false;
   #since = Date.now();
@@ -214,11 +216,21 @@ export class KmsTelemetry {
   }
 
   #observe(): void {
-    this.#removeObserver = observeLimiter(this.#meter, this.#instruments, this.#observeRates);
+    this.#removeObserver = observeAll(this.#meter, this.#instruments, this.#observe_);
   }
 
-  readonly #observeRates = (result: BatchObservableResult): void => {
-    const { rate, ceiling, quota } = this.#instruments;
+  readonly #observe_ = (result: BatchObservableResult): void => {
+    const ins = this.#instruments;
+    for (const row of this.#counters.rows()) {
+      const a = row.attributes;
+      if (row.requests > 0) result.observe(ins.requests, row.requests, a);
+      if (row.throttles > 0) result.observe(ins.throttles, row.throttles, a);
+      if (row.retries > 0) result.observe(ins.retries, row.retries, a);
+      if (row.cacheHits > 0) result.observe(ins.cacheHits, row.cacheHits, a);
+      if (row.costUsd > 0) result.observe(ins.cost, row.costUsd, a);
+      if (row.savedUsd > 0) result.observe(ins.costSaved, row.savedUsd, a);
+    }
+    const { rate, ceiling, quota } = ins;
     for (const m of this.#rates.values()) {
       const attributes: Attributes = {
         [ATTR_RPC_SYSTEM]: RPC_SYSTEM_VALUE_AWS_API,
@@ -352,19 +364,46 @@ export class KmsTelemetry {
     // A data-key cache hit has no operation of its own: it is a GenerateDataKey that never happened, so it
     // is counted here, priced as the standard request it avoided.
     if (m.cache === 'data-key' && m.event === 'hit') {
-      const attributes: Attributes = {
-        [ATTR_RPC_SYSTEM]: RPC_SYSTEM_VALUE_AWS_API,
-        [ATTR_RPC_SERVICE]: 'KMS',
-        [ATTR_CACHE_NAME]: m.cache,
-        [ATTR_CACHE_RESULT]: 'hit',
-      };
-      if (m.operation !== undefined) attributes[ATTR_RPC_METHOD] = m.operation;
-      if (this.#metricsByKey && m.keyId !== undefined) attributes[ATTR_KMS_KEY] = m.keyId;
-      this.#instruments.cacheHits.add(1, attributes);
-      this.#instruments.costSaved.add(pricePerRequest(this.#prices, 'standard'), attributes);
+      const key = this.#metricsByKey ? m.keyId : undefined;
+      const row = this.#counters.row(
+        `\u0001data-key\u0000${m.operation ?? ''}\u0000${key ?? ''}`,
+        () => {
+          const attributes: Attributes = {
+            [ATTR_RPC_SYSTEM]: RPC_SYSTEM_VALUE_AWS_API,
+            [ATTR_RPC_SERVICE]: 'KMS',
+            [ATTR_CACHE_NAME]: m.cache,
+            [ATTR_CACHE_RESULT]: 'hit',
+          };
+          if (m.operation !== undefined) attributes[ATTR_RPC_METHOD] = m.operation;
+          if (key !== undefined) attributes[ATTR_KMS_KEY] = key;
+          return attributes;
+        },
+      );
+      row.cacheHits++;
+      row.savedUsd += pricePerRequest(this.#prices, 'standard');
       this.#cacheHits.standard++;
     }
   };
+
+  /** The metric series of an ended operation: by operation, region, pool, key, cache result and error. */
+  #rowFor(m: OperationEndMessage): CounterRow {
+    const key = this.#metricsByKey ? (m.keyArn ?? m.keyId) : undefined;
+    const error = m.error?.name;
+    const id = `${m.operation}\u0000${m.region}\u0000${m.pool}\u0000${key ?? ''}\u0000${m.cache}\u0000${error ?? ''}`;
+    return this.#counters.row(id, () => {
+      const attributes: Attributes = {
+        [ATTR_RPC_SYSTEM]: RPC_SYSTEM_VALUE_AWS_API,
+        [ATTR_RPC_SERVICE]: 'KMS',
+        [ATTR_RPC_METHOD]: m.operation,
+        [ATTR_CLOUD_REGION]: m.region,
+        [ATTR_QUOTA_POOL]: m.pool,
+        [ATTR_CACHE_RESULT]: m.cache,
+      };
+      if (key !== undefined) attributes[ATTR_KMS_KEY] = key;
+      if (error !== undefined) attributes[ATTR_ERROR_TYPE] = error;
+      return attributes;
+    });
+  }
 
   readonly #onEnd = (m: OperationEndMessage): void => {
     // A message that breaks the contract would turn every later sum into NaN; drop it instead.
@@ -386,26 +425,15 @@ export class KmsTelemetry {
     this.#throttles += m.throttles;
     if (hit) this.#cacheHits[billing]++;
 
-    const attributes: Attributes = {
-      [ATTR_RPC_SYSTEM]: RPC_SYSTEM_VALUE_AWS_API,
-      [ATTR_RPC_SERVICE]: 'KMS',
-      [ATTR_RPC_METHOD]: m.operation,
-      [ATTR_CLOUD_REGION]: m.region,
-      [ATTR_QUOTA_POOL]: m.pool,
-      [ATTR_CACHE_RESULT]: m.cache,
-    };
-    const key = m.keyArn ?? m.keyId;
-    if (this.#metricsByKey && key !== undefined) attributes[ATTR_KMS_KEY] = key;
-    if (m.error !== undefined) attributes[ATTR_ERROR_TYPE] = m.error.name;
-    const ins = this.#instruments;
-    ins.duration.record(m.durationMs / 1000, attributes);
-    if (m.attempts > 0) ins.requests.add(m.attempts, attributes);
-    if (m.throttles > 0) ins.throttles.add(m.throttles, attributes);
-    if (retries > 0) ins.retries.add(retries, attributes);
-    if (costUsd > 0) ins.cost.add(costUsd, attributes);
+    const row = this.#rowFor(m);
+    this.#instruments.duration.record(m.durationMs / 1000, row.attributes);
+    row.requests += m.attempts;
+    row.throttles += m.throttles;
+    row.retries += retries;
+    row.costUsd += costUsd;
     if (hit) {
-      ins.cacheHits.add(1, attributes);
-      ins.costSaved.add(pricePerRequest(this.#prices, billing), attributes);
+      row.cacheHits++;
+      row.savedUsd += pricePerRequest(this.#prices, billing);
     }
 
     if (op === undefined) return;

@@ -1,8 +1,8 @@
 import type {
   BatchObservableCallback,
-  Counter,
   Histogram,
   Meter,
+  ObservableCounter,
   ObservableGauge,
 } from '@opentelemetry/api';
 import { METRIC_RPC_CLIENT_CALL_DURATION } from '@opentelemetry/semantic-conventions';
@@ -26,15 +26,19 @@ const DURATION_BUCKETS = [
 // Limiter waits are mostly zero; the small buckets separate "no wait" from "paced".
 const WAIT_BUCKETS = [0, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-/** The metric instruments of one meter. */
+/**
+ * The metric instruments of one meter. The counters are observable: the subscriber sums per attribute set
+ * itself and reports at collection, because a synchronous `add()` makes the SDK hash the attribute set on
+ * every call, which was the largest single cost per KMS call in the overhead benchmark.
+ */
 export interface Instruments {
   readonly duration: Histogram;
-  readonly requests: Counter;
-  readonly throttles: Counter;
-  readonly retries: Counter;
-  readonly cacheHits: Counter;
-  readonly cost: Counter;
-  readonly costSaved: Counter;
+  readonly requests: ObservableCounter;
+  readonly throttles: ObservableCounter;
+  readonly retries: ObservableCounter;
+  readonly cacheHits: ObservableCounter;
+  readonly cost: ObservableCounter;
+  readonly costSaved: ObservableCounter;
   readonly limiterWait: Histogram;
   readonly rate: ObservableGauge;
   readonly ceiling: ObservableGauge;
@@ -48,28 +52,28 @@ export function createInstruments(meter: Meter): Instruments {
       unit: 's',
       advice: { explicitBucketBoundaries: DURATION_BUCKETS },
     }),
-    requests: meter.createCounter(METRIC_REQUESTS, {
+    requests: meter.createObservableCounter(METRIC_REQUESTS, {
       description: 'Requests sent to KMS, retries included; cache hits send none.',
       unit: '{request}',
     }),
-    throttles: meter.createCounter(METRIC_THROTTLES, {
+    throttles: meter.createObservableCounter(METRIC_THROTTLES, {
       description: 'Requests KMS rejected with ThrottlingException.',
       unit: '{request}',
     }),
-    retries: meter.createCounter(METRIC_RETRIES, {
+    retries: meter.createObservableCounter(METRIC_RETRIES, {
       description: 'Requests sent again after a throttle or a transient fault.',
       unit: '{request}',
     }),
-    cacheHits: meter.createCounter(METRIC_CACHE_HITS, {
+    cacheHits: meter.createObservableCounter(METRIC_CACHE_HITS, {
       description:
         'Operations answered by a cache or by coalescing, without a request of their own.',
       unit: '{operation}',
     }),
-    cost: meter.createCounter(METRIC_COST, {
+    cost: meter.createObservableCounter(METRIC_COST, {
       description: 'Estimated list-price spend on KMS requests, before the monthly free tier.',
       unit: 'USD',
     }),
-    costSaved: meter.createCounter(METRIC_COST_SAVED, {
+    costSaved: meter.createObservableCounter(METRIC_COST_SAVED, {
       description: 'Estimated list-price spend avoided by caches and coalescing.',
       unit: 'USD',
     }),
@@ -93,13 +97,23 @@ export function createInstruments(meter: Meter): Instruments {
   };
 }
 
-/** Registers `callback` for the three limiter gauges; returns the function that removes it. */
-export function observeLimiter(
+/** Registers `callback` for every observable instrument; returns the function that removes it. */
+export function observeAll(
   meter: Meter,
   instruments: Instruments,
   callback: BatchObservableCallback,
 ): () => void {
-  const observables = [instruments.rate, instruments.ceiling, instruments.quota];
+  const observables = [
+    instruments.requests,
+    instruments.throttles,
+    instruments.retries,
+    instruments.cacheHits,
+    instruments.cost,
+    instruments.costSaved,
+    instruments.rate,
+    instruments.ceiling,
+    instruments.quota,
+  ];
   meter.addBatchObservableCallback(callback, observables);
   return () => meter.removeBatchObservableCallback(callback, observables);
 }
