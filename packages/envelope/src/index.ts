@@ -80,3 +80,11 @@ export {
   type DecryptStreamOptions,
   type DecryptedHeaderInfo,
 } from './stream/decryptStream.js';
+
+// AWS KMS keyrings.
+export { KMS_PROVIDER_ID, KmsKeyring, type KmsKeyringOptions } from './keyrings/KmsKeyring.js';
+export {
+  KmsDiscoveryKeyring,
+  type DiscoveryFilter,
+  type KmsDiscoveryKeyringOptions,
+} from './keyrings/KmsDiscoveryKeyring.js';
