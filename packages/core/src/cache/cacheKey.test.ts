@@ -97,11 +97,14 @@ describe('dataKeyCacheId', () => {
       encryptionContext: context,
       keySpec: fc.option(fc.oneof(str, fc.integer({ min: 1, max: 1024 })), { nil: undefined }),
       partition: fc.option(fc.oneof(str, fc.uint8Array({ maxLength: 8 })), { nil: undefined }),
+      parts: fc.option(fc.array(fc.oneof(str, fc.uint8Array({ maxLength: 8 })), { maxLength: 3 }), {
+        nil: undefined,
+      }),
     },
     { requiredKeys: ['keyId'] },
   );
 
-  it('differs whenever key id, context, key spec or partition differs', () => {
+  it('differs whenever key id, context, key spec, partition or parts differ', () => {
     fc.assert(
       fc.property(part, part, (a, b) => {
         const norm = (p: typeof a) =>
@@ -117,6 +120,9 @@ describe('dataKeyCacheId', () => {
                 : typeof p.partition === 'string'
                   ? ['s', p.partition]
                   : ['b', Buffer.from(p.partition).toString('hex')],
+            parts: (p.parts ?? []).map((x) =>
+              typeof x === 'string' ? ['s', x] : ['b', Buffer.from(x).toString('hex')],
+            ),
           });
         expect(dataKeyCacheId(a) === dataKeyCacheId(b)).toBe(norm(a) === norm(b));
       }),

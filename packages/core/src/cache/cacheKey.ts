@@ -76,6 +76,11 @@ export interface DataKeyCacheKey {
    * Strings and byte arrays are distinct namespaces.
    */
   readonly partition?: string | Uint8Array | undefined;
+  /**
+   * Further parts that tell entries apart, in order: for decryption materials, say, the algorithm suite
+   * and each encrypted data key of the message. Absent and `[]` are the same entry.
+   */
+  readonly parts?: readonly (string | Uint8Array)[] | undefined;
 }
 
 /**
@@ -104,6 +109,17 @@ export function dataKeyCacheId(key: DataKeyCacheKey): string {
   } else {
     h.update(TWO);
     putBytes(h, p);
+  }
+  const parts = key.parts ?? [];
+  h.update(u32(parts.length));
+  for (const part of parts) {
+    if (typeof part === 'string') {
+      h.update(ONE);
+      putString(h, part);
+    } else {
+      h.update(TWO);
+      putBytes(h, part);
+    }
   }
   return h.digest('base64');
 }
