@@ -30,34 +30,34 @@ describe('AdaptiveRate', () => {
 
 describe('PoolLimiter adaptive pacing (fake clock)', () => {
   /**
-   * A pool configured at 200 rps against a server that admits only 120 per one-second window (another
-   * consumer uses the rest). 64 callers loop for 40 simulated seconds; answers take 2 ms.
+   * 64 callers loop against a simulated KMS that admits `real` requests per one-second window, counted
+   * at arrival (grant time plus a network delay of up to `jitterMs`); answers take 2 ms.
    */
-  it('converges to a lower real quota: goodput at least 90% of it, throttles under 3%', async () => {
+  async function simulate(configured: number, real: number, jitterMs: number, seconds: number) {
     const clock = new FakeClock(1_000_000);
     const limiter = new PoolLimiter(
       { accountId: 'a', region: 'r', pool: 'symmetric' },
-      200,
+      configured,
       1,
       clock,
       clock.sleep,
     );
-    const REAL = 120;
+    let seed = 42;
+    const random = (): number => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
     const windows = new Map<number, number>();
     const ok: number[] = [];
-    let throttled = 0;
-    let throttledLate = 0;
+    const throttled: number[] = [];
     let stop = false;
     const worker = async (): Promise<void> => {
       while (!stop) {
         await limiter.acquire({});
         const grantedAt = clock.now();
+        const arrival = grantedAt + random() * jitterMs;
         await clock.sleep(2);
-        const w = Math.floor(grantedAt / 1000);
+        const w = Math.floor(arrival / 1000);
         const used = windows.get(w) ?? 0;
-        if (used >= REAL) {
-          throttled++;
-          if (grantedAt >= 1_005_000) throttledLate++;
+        if (used >= real) {
+          throttled.push(grantedAt);
           limiter.onThrottle(grantedAt);
         } else {
           windows.set(w, used + 1);
@@ -66,16 +66,29 @@ describe('PoolLimiter adaptive pacing (fake clock)', () => {
       }
     };
     const workers = Array.from({ length: 64 }, worker);
-    await clock.advance(40_000);
+    await clock.advance(seconds * 1000);
     stop = true;
     await clock.advance(2_000);
     await Promise.all(workers);
-    // After 5 s of convergence: at least 90% of the real quota, and few throttles.
-    const late = ok.filter((t) => t >= 1_005_000 && t < 1_040_000).length;
-    expect(late / 35).toBeGreaterThanOrEqual(0.9 * REAL);
-    expect(throttledLate / (late + throttledLate)).toBeLessThan(0.03);
-    expect(throttled).toBeGreaterThan(0);
+    const after = (t0: number, list: number[]) =>
+      list.filter((t) => t >= 1_000_000 + t0 && t < 1_000_000 + seconds * 1000).length;
+    return { limiter, ok, throttled, after };
+  }
+
+  it('converges to a lower real quota: goodput at least 90% of it, throttles under 3%', async () => {
+    const { limiter, throttled, after, ok } = await simulate(200, 120, 3, 40);
+    const late = after(5_000, ok);
+    const lateThrottled = after(5_000, throttled);
+    expect(late / 35).toBeGreaterThanOrEqual(0.9 * 120);
+    expect(lateThrottled / (late + lateThrottled)).toBeLessThan(0.03);
+    expect(throttled.length).toBeGreaterThan(0);
     expect(limiter.rate()).toBeLessThan(200);
+  });
+
+  it('keeps at least 98% of the quota when the real quota is the configured one (network jitter)', async () => {
+    const { throttled, after, ok } = await simulate(200, 200, 4, 20);
+    expect(after(0, ok) / 20).toBeGreaterThanOrEqual(0.98 * 200);
+    expect(throttled.length / (ok.length + throttled.length)).toBeLessThanOrEqual(0.005);
   });
 
   it('recovers to the configured ceiling once throttles stop', async () => {
@@ -89,6 +102,11 @@ describe('PoolLimiter adaptive pacing (fake clock)', () => {
       { headroom: 0 },
     );
     expect(limiter.rate()).toBe(50);
+    // A lone throttle only holds the pool to the end of the window.
+    limiter.onThrottle(clock.now());
+    expect(limiter.rate()).toBe(50);
+    // The next window throttles too: now the rate drops.
+    await clock.advance(1_000);
     limiter.onThrottle(clock.now());
     expect(limiter.rate()).toBeCloseTo(35, 6);
     // An echo of the same overload (granted before the reaction) does not lower it again.

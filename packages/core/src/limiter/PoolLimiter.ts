@@ -150,17 +150,31 @@ export class PoolLimiter {
   }
 
   /**
-   * KMS throttled an attempt granted at `grantedAt`. Lowers the rate (once per event: throttles of
-   * attempts granted before the last reaction are echoes of the same overload) and, with the `window`
-   * hold, pauses the pool until the next one-second boundary. Returns the rate now in force.
+   * KMS throttled an attempt granted at `grantedAt`. With the `window` hold, pauses the pool until the
+   * next one-second boundary, and lowers the rate when a throttle follows an earlier reaction within
+   * two seconds (a lone throttle is jitter at the window edge, not a lower quota). Throttles of
+   * attempts granted before the last reaction are echoes of the same overload and are ignored. With
+   * `none`, lowers the rate at most once a second. Returns the rate now in force.
    */
   onThrottle(grantedAt: number): number {
     const now = this.#clock.now();
     if (grantedAt < this.#reactedAt) return this.#rate.rate(now);
-    if (this.#hold === 'none' && now - this.#reactedAt < 1000) return this.#rate.rate(now);
+    if (this.#hold === 'none') {
+      if (now - this.#reactedAt < 1000) return this.#rate.rate(now);
+      this.#reactedAt = now;
+      return this.#decrease(now);
+    }
+    // With the window hold, a lone throttle (jitter pushed one request over a window we pace to the
+    // full) costs only the rest of that window; the rate drops when the next window, paced after
+    // the hold, is throttled too: the quota really is lower than we pace to.
+    const confirmed = now - this.#reactedAt <= 2000;
     this.#reactedAt = now;
+    this.#bucket.holdUntil(Math.floor(now / 1000) * 1000 + 1000);
+    return confirmed ? this.#decrease(now) : this.#rate.rate(now);
+  }
+
+  #decrease(now: number): number {
     const rate = this.#rate.decrease(now);
-    if (this.#hold === 'window') this.#bucket.holdUntil(Math.floor(now / 1000) * 1000 + 1000);
     if (channels.rate.hasSubscribers) this.#publishRate(now, rate);
     return rate;
   }

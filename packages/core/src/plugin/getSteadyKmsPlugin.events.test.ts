@@ -74,6 +74,7 @@ describe('events', () => {
     const { client } = makeClient(
       [
         { status: 400, body: THROTTLE_BODY },
+        { status: 400, body: THROTTLE_BODY },
         { status: 200, body: { KeyId: ARN } },
       ],
       {
@@ -104,21 +105,27 @@ describe('events', () => {
       billing: 'standard',
       keyId: 'alias/a',
       keyArn: ARN,
-      requestId: 'req-1',
-      attempts: 2,
-      throttles: 1,
+      requestId: 'req-2',
+      attempts: 3,
+      throttles: 2,
       cache: 'bypass',
       error: undefined,
     });
-    // The throttle held the pool to the next second, so the retry waited for the limiter.
+    // The first throttle held the pool to the next second, so the retry waited for the limiter; the
+    // second, in the next window, confirmed the overload and lowered the rate (10 × 0.99 × 0.7).
     expect(end.waitMs).toBeGreaterThan(0);
     expect(messages['limiterWait']?.length).toBeGreaterThan(0);
-    expect(messages['rate']?.length).toBeGreaterThan(0);
     expect(messages['attemptEnd']).toMatchObject([
       { attempt: 1, outcome: 'throttled', httpStatus: 400, errorName: 'ThrottlingException' },
-      { attempt: 2, outcome: 'ok', httpStatus: 200 },
+      { attempt: 2, outcome: 'throttled' },
+      { attempt: 3, outcome: 'ok', httpStatus: 200 },
     ]);
-    expect(messages['throttle']).toMatchObject([{ attempt: 1, pool: 'symmetric', rate: 6.93 }]);
+    const throttles = messages['throttle'] as { attempt: number; rate: number }[];
+    expect(throttles.map((m) => m.attempt)).toEqual([1, 2]);
+    expect(throttles[0]?.rate).toBeCloseTo(9.9, 6);
+    expect(throttles[1]?.rate).toBeCloseTo(6.93, 6);
+    expect(messages['rate']?.[0]).toMatchObject({ pool: 'symmetric', ceiling: 10, quota: 10 });
+    expect((messages['rate']?.[0] as { rate: number }).rate).toBeCloseTo(6.93, 6);
     client.destroy();
   });
 
