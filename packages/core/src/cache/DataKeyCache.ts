@@ -186,8 +186,8 @@ function checkInteger(name: string, value: unknown, min: number, max: number, wh
  * A cache of data keys (or any key material) with per-entry age, message and byte limits, for envelope
  * encryption: one `GenerateDataKey` serves up to `maxMessages` messages instead of one.
  *
- * - Entries are keyed by (KMS key id, canonical encryption context, key spec, partition, parts), hashed; see
- *   {@link dataKeyCacheId}.
+ * - Entries are keyed by (KMS key id, canonical encryption context, key spec, partition, parts),
+ *   hashed; see {@link dataKeyCacheId}.
  * - An entry past any limit is never handed out again. Usage is reserved when an entry is handed out, in
  *   the same synchronous step as the check, so concurrent callers can never overdraw a budget.
  * - Capacity-bounded LRU (`lru-cache`). A value is zeroed when its entry is evicted, expires, is replaced
