@@ -14,7 +14,8 @@ import { FaultInjector, type FaultsSetting } from './internal/faults.js';
 import { KeyStore } from './internal/KeyStore.js';
 import { HANDLERS } from './internal/operations/index.js';
 import { QuotaWindows } from './internal/QuotaWindows.js';
-import { regionFromAuthorization } from './internal/sigv4.js';
+import { accessKeyIdFromAuthorization, regionFromAuthorization } from './internal/sigv4.js';
+import { AuditLog, type AuditEvent } from './internal/AuditLog.js';
 import { StatsRecorder, type LocalKmsStats, type Outcome } from './internal/Stats.js';
 import type { Input } from './internal/input.js';
 
@@ -48,6 +49,13 @@ export interface LocalKmsOptions {
    * @defaultValue `{ now: () => Date.now() }`
    */
   readonly clock?: Clock;
+  /**
+   * CloudTrail-shaped audit records of every answered KMS call (throttles and faults included): `true`
+   * keeps the last 1,000 in memory (`auditEvents()`, `GET /__admin/audit`); a path also appends every
+   * record to that file as JSON lines (buffered, not synced). Blobs are never recorded.
+   * @defaultValue `false`
+   */
+  readonly auditLog?: boolean | string;
 }
 
 /** A running local-kms. */
@@ -58,6 +66,11 @@ export interface LocalKms {
   stats(): LocalKmsStats;
   /** Zeroes the counters. */
   resetStats(): void;
+  /**
+   * The most recent CloudTrail-shaped audit records (oldest first, at most 1,000 kept in memory);
+   * empty unless the `auditLog` option is on.
+   */
+  auditEvents(limit?: number): AuditEvent[];
   /** Replaces the fault setting and restarts its random streams from the seed. */
   setFaults(faults: FaultsSetting): void;
   /** Stops listening, drops open connections and closes the journal. */
@@ -73,7 +86,12 @@ const INTERNAL_MESSAGE =
 const TIMEOUT_MESSAGE =
   'The system timed out while trying to fulfill the request. The request can be retried.';
 
-function send(res: ServerResponse, status: number, body: string): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  requestId: string = randomUUID(),
+): void {
   // A flat header array skips the per-key walk of a header object on the hot path.
   res.writeHead(status, [
     'Content-Type',
@@ -81,13 +99,13 @@ function send(res: ServerResponse, status: number, body: string): void {
     'Content-Length',
     String(Buffer.byteLength(body)),
     'x-amzn-RequestId',
-    randomUUID(),
+    requestId,
   ]);
   res.end(body);
 }
 
-function sendError(res: ServerResponse, e: KmsError): void {
-  send(res, e.status, JSON.stringify({ __type: e.type, message: e.message }));
+function sendError(res: ServerResponse, e: KmsError, requestId?: string): void {
+  send(res, e.status, JSON.stringify({ __type: e.type, message: e.message }), requestId);
 }
 
 function validateOptions(o: LocalKmsOptions): void {
@@ -127,6 +145,37 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
     options.dataDir,
   );
   const timers = new Set<NodeJS.Timeout>();
+  const audit =
+    options.auditLog === undefined || options.auditLog === false
+      ? undefined
+      : new AuditLog(
+          store.accountId,
+          typeof options.auditLog === 'string' ? options.auditLog : undefined,
+        );
+
+  function trail(
+    req: IncomingMessage,
+    operation: string,
+    region: string,
+    input: Input,
+    keyArn: string | undefined,
+    requestId: string,
+    error: KmsError | undefined,
+  ): void {
+    const agent = req.headers['user-agent'];
+    audit?.record({
+      operation,
+      region,
+      input,
+      keyArn,
+      accessKeyId: accessKeyIdFromAuthorization(req.headers.authorization),
+      sourceIp: req.socket.remoteAddress ?? 'unknown',
+      userAgent: typeof agent === 'string' ? agent : '',
+      requestId,
+      time: clock.now(),
+      ...(error === undefined ? {} : { errorCode: error.type, errorMessage: error.message }),
+    });
+  }
   const rotationTimer = setInterval(() => {
     try {
       store.rotateDue();
@@ -186,11 +235,17 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
       );
       return;
     }
+    const requestId = randomUUID();
+    let keyArn: string | undefined;
+    /** Sends an error and, when auditing, records it. */
+    const fail = (e: KmsError): void => {
+      sendError(res, e, requestId);
+      if (audit !== undefined) trail(req, op, region, input, keyArn, requestId, e);
+    };
     const handler = HANDLERS[op];
     if (handler === undefined) {
       stats.record(op, region, NO_POOLS, 'error');
-      sendError(
-        res,
+      fail(
         new KmsError('UnsupportedOperationException', `local-kms does not implement ${op} yet.`),
       );
       return;
@@ -199,7 +254,9 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
     let keyInfo: KeyInfo | undefined;
     if (ref !== undefined) {
       try {
-        keyInfo = { keySpec: store.resolve(region, ref).stored.keySpec };
+        const key = store.resolve(region, ref);
+        keyInfo = { keySpec: key.stored.keySpec };
+        keyArn = key.arn;
       } catch {
         keyInfo = undefined;
       }
@@ -209,19 +266,19 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
     const now = clock.now();
     if (quotasOn && windows.tryAcquire(charges, now) !== undefined) {
       stats.record(op, region, charges, 'throttled');
-      sendError(res, new KmsError('ThrottlingException', THROTTLE_MESSAGE));
+      fail(new KmsError('ThrottlingException', THROTTLE_MESSAGE));
       return;
     }
     const fault = faults.decide(op);
     const run = (): void => {
       if (fault.kind === 'internal') {
         stats.record(op, region, charges, 'faulted');
-        sendError(res, new KmsError('KMSInternalException', INTERNAL_MESSAGE, 500));
+        fail(new KmsError('KMSInternalException', INTERNAL_MESSAGE, 500));
         return;
       }
       if (fault.kind === 'timeout') {
         stats.record(op, region, charges, 'faulted');
-        sendError(res, new KmsError('DependencyTimeoutException', TIMEOUT_MESSAGE, 503));
+        fail(new KmsError('DependencyTimeoutException', TIMEOUT_MESSAGE, 503));
         return;
       }
       if (fault.kind === 'reset') {
@@ -235,14 +292,15 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
         // so the crypto hot path never writes to disk.
         if (classification.kind === 'control') store.rotateDue();
         const out = handler({ store, region, now: clock.now() }, input);
-        send(res, 200, JSON.stringify(out));
+        send(res, 200, JSON.stringify(out), requestId);
+        if (audit !== undefined) trail(req, op, region, input, keyArn, requestId, undefined);
       } catch (e) {
         outcome = 'error';
-        if (e instanceof KmsError) sendError(res, e);
+        if (e instanceof KmsError) fail(e);
         else {
           // A bug in local-kms, not an injected fault: say so loudly.
           console.error('local-kms: internal error in', op, e);
-          sendError(res, new KmsError('KMSInternalException', INTERNAL_MESSAGE, 500));
+          fail(new KmsError('KMSInternalException', INTERNAL_MESSAGE, 500));
         }
       }
       stats.record(op, region, charges, outcome);
@@ -256,7 +314,13 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
     } else run();
   }
 
-  function admin(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer): void {
+  function admin(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    query: string,
+    body: Buffer,
+  ): void {
     const json = (status: number, value: unknown): void => {
       const text = JSON.stringify(value);
       res.writeHead(status, {
@@ -291,6 +355,9 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
       } catch (e) {
         json(400, { error: e instanceof Error ? e.message : String(e) });
       }
+    } else if (req.method === 'GET' && path === '/__admin/audit') {
+      const limit = Number(new URLSearchParams(query).get('limit') ?? 1000);
+      json(200, { events: audit?.recent(Number.isFinite(limit) ? limit : 1000) ?? [] });
     } else if (req.method === 'GET' && path === '/__admin/health') {
       json(200, { ok: true });
     } else {
@@ -326,8 +393,10 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
     req.on('end', () => {
       if (tooLarge) return;
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      if (isAdmin) admin(req, res, url.split('?')[0] ?? url, body);
-      else handle(req, res, body);
+      if (isAdmin) {
+        const q = url.indexOf('?');
+        admin(req, res, q < 0 ? url : url.slice(0, q), q < 0 ? '' : url.slice(q + 1), body);
+      } else handle(req, res, body);
     });
     req.on('error', () => {
       res.destroy();
@@ -352,6 +421,7 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
     stats: () => stats.snapshot(),
     resetStats: () => stats.reset(),
     setFaults: (setting) => faults.set(setting),
+    auditEvents: (limit) => audit?.recent(limit) ?? [],
     close() {
       closed ??= new Promise<void>((resolve) => {
         clearInterval(rotationTimer);
@@ -359,7 +429,7 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
         timers.clear();
         server.close(() => {
           store.close();
-          resolve();
+          void (audit?.close() ?? Promise.resolve()).then(resolve);
         });
         server.closeAllConnections();
       });

@@ -20,3 +20,12 @@ export function regionFromAuthorization(header: string | undefined): string | un
   if (parts[3] !== 'kms' || parts[4] !== 'aws4_request') return undefined;
   return region;
 }
+
+/** The access key id of a SigV4 `Authorization` header's credential scope, or `undefined`. */
+export function accessKeyIdFromAuthorization(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const start = header.indexOf('Credential=');
+  if (start < 0) return undefined;
+  const slash = header.indexOf('/', start);
+  return slash < 0 ? undefined : header.slice(start + 11, slash);
+}
