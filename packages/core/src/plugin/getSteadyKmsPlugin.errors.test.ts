@@ -161,4 +161,11 @@ describe('typed errors', () => {
     expect(clock.now()).toBe(t0);
     expect(handler.requests).toHaveLength(1);
   });
+
+  it('passes an error that is neither from KMS nor the transport through unchanged', async () => {
+    const { client, run } = setup([OK], { quotas: false });
+    const bug = new TypeError('a bug in a user middleware');
+    client.middlewareStack.add(() => () => Promise.reject(bug), { step: 'build', name: 'buggy' });
+    expect(await failure(run(client.send(gdk())))).toBe(bug);
+  });
 });

@@ -75,6 +75,12 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
+function isFromKms(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const r = e as Record<string, unknown>;
+  return r['$metadata'] !== undefined || r['$fault'] !== undefined;
+}
+
 /** Turns whatever reached the operation boundary into the error the caller sees. */
 export function toCallerError(e: unknown, s: OperationState): unknown {
   if (SteadyKmsError.is(e)) return e;
@@ -92,6 +98,10 @@ export function toCallerError(e: unknown, s: OperationState): unknown {
     wrapped = new ThrottledError(facts, e, REFUSALS[s.refusal ?? 'max-attempts'] ?? 'gave up');
   } else if (cls === 'quota') {
     wrapped = new QuotaExceededError(facts, e);
+  } else if (cls === 'client' && !isFromKms(e)) {
+    // Not an answer from KMS nor a transport failure (a bug in a user middleware, a credentials
+    // provider error): the caller gets it unchanged.
+    return e;
   } else {
     wrapped = new KmsError(facts, e);
   }
