@@ -262,11 +262,13 @@ export function getCacheMiddleware<Input extends object, Output extends Metadata
 export function getDecryptCachePlugin<Input extends object, Output extends MetadataBearer>(
   options: CacheMiddlewareOptions,
 ): Pluggable<Input, Output> {
-  resolveCacheConfig(options);
+  // Validate now, and let the first client have the config built for it.
+  let unused: ResolvedCacheConfig | undefined = resolveCacheConfig(options);
   return {
     applyToStack: (stack) => {
-      const { middleware, options: where } = getCacheMiddleware<Input, Output>(options);
-      stack.add(middleware, where);
+      const config = unused ?? resolveCacheConfig(options);
+      unused = undefined;
+      stack.add(cacheMiddleware<Input, Output>(config), cacheMiddlewareOptions);
     },
   };
 }
