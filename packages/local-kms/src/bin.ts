@@ -18,6 +18,8 @@ A KMS-compatible HTTP server with real request quotas, fault injection and durab
   --quota-override <p=rps>   quota of one pool, repeatable: --quota-override control/CreateKey=1
   --faults <json|@file>      fault setting: {"seed":1,"operations":{"Encrypt":{"internalError":0.1}}}
   --fault-seed <n>           seed of the fault setting (overrides the JSON's seed)
+  --credentials <id:secret>  strict mode: verify SigV4 signatures against these credentials (repeatable)
+  --audit-log <path>         append CloudTrail-shaped audit records to <path>
   -h, --help                 show this help
 
 The master key for material at rest comes from LOCAL_KMS_MASTER_KEY (base64 of 32 bytes) or
@@ -40,6 +42,8 @@ function main(): Promise<void> {
       'quota-override': { type: 'string', multiple: true },
       faults: { type: 'string' },
       'fault-seed': { type: 'string' },
+      credentials: { type: 'string', multiple: true },
+      'audit-log': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -78,6 +82,12 @@ function main(): Promise<void> {
     faults = { ...faults, seed: Number(values['fault-seed']) };
   }
   const port = values.port === undefined ? 0 : Number(values.port);
+  const credentials: Record<string, string> = {};
+  for (const c of values.credentials ?? []) {
+    const colon = c.indexOf(':');
+    if (colon < 1) fail(`--credentials wants accessKeyId:secretAccessKey`);
+    credentials[c.slice(0, colon)] = c.slice(colon + 1);
+  }
   return startLocalKms({
     port,
     quotas,
@@ -85,6 +95,8 @@ function main(): Promise<void> {
     ...(values['data-dir'] === undefined ? {} : { dataDir: values['data-dir'] }),
     ...(values['account-id'] === undefined ? {} : { accountId: values['account-id'] }),
     ...(faults === undefined ? {} : { faults }),
+    ...(values['audit-log'] === undefined ? {} : { auditLog: values['audit-log'] }),
+    ...(Object.keys(credentials).length === 0 ? {} : { strict: { credentials } }),
   }).then((kms) => {
     console.log(`local-kms listening on ${kms.url}`);
     const stop = (): void => {

@@ -14,7 +14,11 @@ import { FaultInjector, type FaultsSetting } from './internal/faults.js';
 import { KeyStore } from './internal/KeyStore.js';
 import { HANDLERS } from './internal/operations/index.js';
 import { QuotaWindows } from './internal/QuotaWindows.js';
-import { accessKeyIdFromAuthorization, regionFromAuthorization } from './internal/sigv4.js';
+import {
+  accessKeyIdFromAuthorization,
+  regionFromAuthorization,
+  verifySignature,
+} from './internal/sigv4.js';
 import { AuditLog, type AuditEvent } from './internal/AuditLog.js';
 import { StatsRecorder, type LocalKmsStats, type Outcome } from './internal/Stats.js';
 import type { Input } from './internal/input.js';
@@ -56,6 +60,13 @@ export interface LocalKmsOptions {
    * @defaultValue `false`
    */
   readonly auditLog?: boolean | string;
+  /**
+   * Strict mode: verify every request's SigV4 signature against these credentials (access key id to
+   * secret access key). Unknown keys get `UnrecognizedClientException`, bad signatures
+   * `InvalidSignatureException`. Key policies and grants are still not evaluated.
+   * @defaultValue `undefined` (signatures are not checked; only the region is read from the scope)
+   */
+  readonly strict?: { readonly credentials: Readonly<Record<string, string>> };
 }
 
 /** A running local-kms. */
@@ -114,6 +125,12 @@ function validateOptions(o: LocalKmsOptions): void {
   }
   if (o.accountId !== undefined && !/^\d{12}$/.test(o.accountId)) {
     throw new RangeError('accountId must be 12 digits');
+  }
+  if (
+    o.strict !== undefined &&
+    (typeof o.strict.credentials !== 'object' || Object.keys(o.strict.credentials).length === 0)
+  ) {
+    throw new RangeError('strict.credentials must map at least one access key id to its secret');
   }
   if (o.clock !== undefined && typeof o.clock.now !== 'function') {
     throw new RangeError('clock must have a now() method returning milliseconds');
@@ -204,6 +221,19 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
       stats.record('unknown', 'unknown', NO_POOLS, 'error');
       sendError(res, new KmsError('UnknownOperationException', 'Unknown operation'));
       return;
+    }
+    if (options.strict !== undefined) {
+      const denied = verifySignature(req, body, options.strict.credentials);
+      if (denied !== undefined) {
+        stats.record(
+          op,
+          regionFromAuthorization(req.headers.authorization) ?? 'unknown',
+          NO_POOLS,
+          'error',
+        );
+        sendError(res, denied);
+        return;
+      }
     }
     const auth = req.headers.authorization;
     const region = regionFromAuthorization(auth);
