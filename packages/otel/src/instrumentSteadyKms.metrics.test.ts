@@ -208,7 +208,7 @@ describe('instrumentSteadyKms metrics', () => {
     expect(rates[0]?.attributes['cloud.account.id']).toBe('111122223333');
   });
 
-  it('counts a decrypt-cache hit once, and a data-key cache hit from the cache channel', async () => {
+  it('counts a decrypt-cache hit once, and data-key cache hits and joins from the cache channel', async () => {
     instrument();
     const id = nextId;
     channels.cache.publish({
@@ -230,6 +230,14 @@ describe('instrumentSteadyKms metrics', () => {
     });
     channels.cache.publish({
       cache: 'data-key',
+      event: 'coalesced',
+      operation: undefined,
+      operationId: undefined,
+      keyId: KEY,
+      reason: undefined,
+    });
+    channels.cache.publish({
+      cache: 'data-key',
       event: 'evict',
       operation: undefined,
       operationId: undefined,
@@ -237,9 +245,16 @@ describe('instrumentSteadyKms metrics', () => {
       reason: 'maxAge',
     });
     const m = await collect();
-    expect(sum(m.get('steadykms.cache.hits'))).toBe(2);
-    expect(sum(m.get('steadykms.cache.hits'), { 'steadykms.cache.name': 'data-key' })).toBe(1);
-    expect(sum(m.get('steadykms.kms.cost.saved'))).toBeCloseTo(2 * 0.000003, 12);
+    expect(sum(m.get('steadykms.cache.hits'))).toBe(3);
+    expect(sum(m.get('steadykms.cache.hits'), { 'steadykms.cache.name': 'data-key' })).toBe(2);
+    expect(
+      sum(m.get('steadykms.cache.hits'), {
+        'steadykms.cache.name': 'data-key',
+        'steadykms.cache.result': 'coalesced',
+      }),
+    ).toBe(1);
+    expect(sum(m.get('steadykms.kms.cost.saved'))).toBeCloseTo(3 * 0.000003, 12);
+    expect(handle!.usage().cacheHits.standard).toBe(3);
   });
 
   it('leaves the key off metrics when metricsByKey is false, and uses overridden prices', async () => {

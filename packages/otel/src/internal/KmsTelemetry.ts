@@ -361,18 +361,20 @@ export class KmsTelemetry {
       op.span.addEvent(EVENT_CACHE, attributes);
     }
     // Decrypt-cache hits and coalesced calls are counted once, from `operation:end` (cache: hit/coalesced).
-    // A data-key cache hit has no operation of its own: it is a GenerateDataKey that never happened, so it
-    // is counted here, priced as the standard request it avoided.
-    if (m.cache === 'data-key' && m.event === 'hit') {
+    // A data-key cache hit (or a caller that joined another's in-flight load) has no operation of its own:
+    // it is a GenerateDataKey that never happened, so it is counted here, priced as the standard request
+    // it avoided.
+    if (m.cache === 'data-key' && (m.event === 'hit' || m.event === 'coalesced')) {
       const key = this.#metricsByKey ? m.keyId : undefined;
+      const result = m.event;
       const row = this.#counters.row(
-        `\u0001data-key\u0000${m.operation ?? ''}\u0000${key ?? ''}`,
+        `\u0001data-key\u0000${result}\u0000${m.operation ?? ''}\u0000${key ?? ''}`,
         () => {
           const attributes: Attributes = {
             [ATTR_RPC_SYSTEM]: RPC_SYSTEM_VALUE_AWS_API,
             [ATTR_RPC_SERVICE]: 'KMS',
             [ATTR_CACHE_NAME]: m.cache,
-            [ATTR_CACHE_RESULT]: 'hit',
+            [ATTR_CACHE_RESULT]: result,
           };
           if (m.operation !== undefined) attributes[ATTR_RPC_METHOD] = m.operation;
           if (key !== undefined) attributes[ATTR_KMS_KEY] = key;
