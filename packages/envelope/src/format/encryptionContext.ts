@@ -82,6 +82,15 @@ export function parseEncryptionContext(bytes: Uint8Array): Record<string, string
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 function decodeUtf8(buf: Buffer, start: number, end: number, what: string): string {
+  // Fast path: pure ASCII (the common case) needs no validation.
+  let ascii = true;
+  for (let i = start; i < end; i++) {
+    if ((buf[i] as number) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return buf.toString('latin1', start, end);
   try {
     return decoder.decode(buf.subarray(start, end));
   } catch {

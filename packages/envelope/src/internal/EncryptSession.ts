@@ -1,4 +1,5 @@
-import { randomBytes, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { randomBytesPooled } from './random.js';
 import { InvalidOptionError, needs } from '@steadykms/core';
 import { serializeHeaderBody, ContentType } from '../format/header.js';
 import { serializeEncryptionContext, type EncryptionContext } from '../format/encryptionContext.js';
@@ -107,7 +108,7 @@ export async function startEncrypt(
         `the keyring produced ${m.encryptedDataKeys.length} encrypted data keys, more than maxEncryptedDataKeys ${maxEdks}`,
       );
     }
-    const messageId = randomBytes(32);
+    const messageId = randomBytesPooled(32);
     const keys = deriveKeys(suite, dataKey, messageId);
     let stored: EncryptionContext = m.encryptionContext;
     let authOnly: Buffer = EMPTY;

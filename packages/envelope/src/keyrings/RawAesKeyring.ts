@@ -1,11 +1,5 @@
-import {
-  createCipheriv,
-  createDecipheriv,
-  randomBytes,
-  randomFillSync,
-  createSecretKey,
-  type KeyObject,
-} from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
+import { randomBytesPooled } from '../internal/random.js';
 import { needs } from '@steadykms/core';
 import type { EncryptedDataKey } from '../format/header.js';
 import type { DecryptionMaterials, EncryptionMaterials, Keyring } from './types.js';
@@ -69,12 +63,12 @@ export class RawAesKeyring implements Keyring {
       if (materials.plaintextDataKey === undefined) {
         //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#onencrypt
         //# If the encryption materials do not contain a plaintext data key, OnEncrypt MUST generate a random plaintext data key and set it on the encryption materials.
-        materials.plaintextDataKey = randomBytes(materials.suite.keyLength);
+        materials.plaintextDataKey = randomBytesPooled(materials.suite.keyLength);
       }
       const info = Buffer.allocUnsafe(this.#infoPrefix.length + IV_LENGTH);
       this.#infoPrefix.copy(info, 0);
       const iv = info.subarray(this.#infoPrefix.length);
-      randomFillSync(iv);
+      randomBytesPooled(IV_LENGTH, iv);
       const c = createCipheriv(this.#cipher, this.#key, iv);
       c.setAAD(materials.serializedContext);
       const head = c.update(materials.plaintextDataKey);

@@ -1,0 +1,235 @@
+// `pnpm bench envelope`: @steadykms/envelope beside @aws-crypto/client-node, same machine, same run.
+// Built packages only: run `pnpm build` first.
+//
+// Cases (issue 5), one core, raw AES keyring, 4 KiB messages, encryption context of one pair:
+//   msg/s   0x0478 and 0x0578, encrypt and decrypt, one message at a time (await in a loop).
+//   stream  256 MiB generated on the fly, 4 KiB frames, 0x0578: encrypt MB/s (output discarded) and
+//           decrypt MB/s (of a 256 MiB message read from a temp file), peak RSS growth. Each stream case runs
+//           in its own child process so RSS is its own.
+// Every figure is the median of ENVELOPE_BENCH_RUNS (default 3) runs.
+//
+// Environment: ENVELOPE_BENCH_RUNS, ENVELOPE_BENCH_SECONDS (per msg/s run, default 2),
+// ENVELOPE_BENCH_MIB (stream size, default 256), ENVELOPE_BENCH_CASES (msg,stream; default both).
+/* global Buffer, setInterval, clearInterval */
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  AlgorithmSuiteIdentifier,
+  CommitmentPolicy,
+  RawAesKeyringNode,
+  RawAesWrappingSuiteIdentifier,
+  buildClient,
+} from '@aws-crypto/client-node';
+import { RawAesKeyring, decrypt, decryptStream, encrypt, encryptStream } from '@steadykms/envelope';
+
+const SELF = fileURLToPath(import.meta.url);
+const RUNS = Number(process.env.ENVELOPE_BENCH_RUNS ?? 3);
+const SECONDS = Number(process.env.ENVELOPE_BENCH_SECONDS ?? 2);
+const MIB = Number(process.env.ENVELOPE_BENCH_MIB ?? 256);
+const CASES = (process.env.ENVELOPE_BENCH_CASES ?? 'msg,stream').split(',');
+
+const WRAPPING_KEY = Buffer.alloc(32, 7);
+const CONTEXT = { purpose: 'bench' };
+const ESDK_SUITES = {
+  0x0478: AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY,
+  0x0578: AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
+};
+
+function libs() {
+  const ours = new RawAesKeyring({
+    keyNamespace: 'bench',
+    keyName: 'aes',
+    wrappingKey: WRAPPING_KEY,
+  });
+  const theirs = new RawAesKeyringNode({
+    keyNamespace: 'bench',
+    keyName: 'aes',
+    unencryptedMasterKey: new Uint8Array(WRAPPING_KEY),
+    wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING,
+  });
+  const esdk = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
+  return {
+    steadykms: {
+      encrypt: async (pt, suite) =>
+        (await encrypt(pt, { keyring: ours, suite, encryptionContext: CONTEXT })).ciphertext,
+      decrypt: async (ct) => (await decrypt(ct, { keyring: ours })).plaintext,
+      encryptStream: (suite) => encryptStream({ keyring: ours, suite, encryptionContext: CONTEXT }),
+      decryptStream: () => decryptStream({ keyring: ours }),
+    },
+    esdk: {
+      encrypt: async (pt, suite) =>
+        (
+          await esdk.encrypt(theirs, pt, {
+            suiteId: ESDK_SUITES[suite],
+            encryptionContext: CONTEXT,
+          })
+        ).result,
+      decrypt: async (ct) => (await esdk.decrypt(theirs, ct)).plaintext,
+      encryptStream: (suite) =>
+        esdk.encryptStream(theirs, { suiteId: ESDK_SUITES[suite], encryptionContext: CONTEXT }),
+      decryptStream: () => esdk.decryptStream(theirs),
+    },
+  };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+
+async function rate(fn) {
+  // Warm up, then count completed operations in SECONDS.
+  for (let i = 0; i < 50; i++) await fn();
+  const end = performance.now() + SECONDS * 1000;
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() < end) {
+    for (let i = 0; i < 10; i++) await fn();
+    n += 10;
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function messageCases() {
+  const L = libs();
+  const pt = randomBytes(4096);
+  const rows = [];
+  for (const suite of [0x0478, 0x0578]) {
+    for (const op of ['encrypt', 'decrypt']) {
+      const r = { steadykms: [], esdk: [] };
+      for (let run = 0; run < RUNS; run++) {
+        // Interleave the libraries so load changes hit both alike.
+        for (const name of ['steadykms', 'esdk']) {
+          const lib = L[name];
+          const ct = await lib.encrypt(pt, suite);
+          r[name].push(
+            await rate(op === 'encrypt' ? () => lib.encrypt(pt, suite) : () => lib.decrypt(ct)),
+          );
+        }
+      }
+      rows.push([
+        `0x0${suite.toString(16)} ${op}, 4 KiB, msg/s`,
+        median(r.steadykms),
+        median(r.esdk),
+        r,
+      ]);
+    }
+  }
+  return rows;
+}
+
+// ---- stream cases, each in a child process ----
+function child(args) {
+  return new Promise((resolve, reject) => {
+    const c = fork(SELF, ['--child', JSON.stringify(args)], {
+      execArgv: ['--expose-gc'],
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    });
+    c.once('message', resolve);
+    c.once('exit', (code) => code !== 0 && reject(new Error(`child exited ${code}`)));
+  });
+}
+
+function source(bytes) {
+  const block = randomBytes(64 * 1024);
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent >= bytes) return void this.push(null);
+      sent += block.length;
+      this.push(block);
+    },
+  });
+}
+
+const sink = () => new Writable({ highWaterMark: 1 << 16, write: (_c, _e, cb) => cb() });
+
+async function runChild({ lib, op, suite, file }) {
+  const L = libs()[lib];
+  const bytes = MIB * 1024 * 1024;
+  globalThis.gc?.();
+  const rss0 = process.memoryUsage.rss();
+  let peak = 0;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss() - rss0)), 5);
+  const t0 = performance.now();
+  if (op === 'prepare') {
+    await pipeline(source(bytes), L.encryptStream(suite), createWriteStream(file));
+  } else if (op === 'encrypt') {
+    await pipeline(source(bytes), L.encryptStream(suite), sink());
+  } else {
+    await pipeline(createReadStream(file, { highWaterMark: 1 << 16 }), L.decryptStream(), sink());
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  clearInterval(timer);
+  peak = Math.max(peak, process.memoryUsage.rss() - rss0);
+  process.send({ mbps: bytes / 1e6 / seconds, peakMiB: peak / 1048576 });
+}
+
+async function streamCases() {
+  const suite = 0x0578;
+  const rows = [];
+  const files = {};
+  for (const lib of ['steadykms', 'esdk']) {
+    files[lib] = join(tmpdir(), `envelope-bench-${process.pid}-${lib}.bin`);
+    await child({ lib, op: 'prepare', suite, file: files[lib] });
+  }
+  try {
+    for (const op of ['encrypt', 'decrypt']) {
+      const r = { steadykms: [], esdk: [] };
+      for (let run = 0; run < RUNS; run++) {
+        for (const lib of ['steadykms', 'esdk'])
+          r[lib].push(await child({ lib, op, suite, file: files[lib] }));
+      }
+      rows.push([
+        `${MIB} MiB stream 0x0578 ${op}, MB/s`,
+        median(r.steadykms.map((x) => x.mbps)),
+        median(r.esdk.map((x) => x.mbps)),
+        r,
+      ]);
+      rows.push([
+        `${MIB} MiB stream 0x0578 ${op}, peak RSS growth MiB`,
+        median(r.steadykms.map((x) => x.peakMiB)),
+        median(r.esdk.map((x) => x.peakMiB)),
+        r,
+      ]);
+    }
+  } finally {
+    for (const f of Object.values(files)) rmSync(f, { force: true });
+  }
+  return rows;
+}
+
+async function main() {
+  console.log(
+    `node ${process.version}, ${cpus().length} × ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB, load ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+  console.log(`runs ${RUNS}, ${SECONDS} s per msg/s run, median shown\n`);
+  const rows = [];
+  if (CASES.includes('msg')) rows.push(...(await messageCases()));
+  if (CASES.includes('stream')) rows.push(...(await streamCases()));
+  console.log('| case | steadykms | @aws-crypto/client-node | ratio |');
+  console.log('| --- | ---: | ---: | ---: |');
+  for (const [name, a, b] of rows)
+    console.log(`| ${name} | ${fmt(a)} | ${fmt(b)} | ${(a / b).toFixed(2)}× |`);
+  console.log(
+    `\nload after: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+}
+
+if (process.argv[2] === '--child') {
+  runChild(JSON.parse(process.argv[3])).then(
+    () => process.exit(0),
+    (e) => (console.error(e), process.exit(1)),
+  );
+} else {
+  await main();
+}
