@@ -197,10 +197,35 @@ function parseJournal(text: string, path: string): JournalRecord[] {
 export class Journal {
   readonly dir: string;
   #fd: number | undefined;
+  #records = 0;
+  #source: (() => LoadedState) | undefined;
+  readonly #compactEvery: number;
 
-  private constructor(dir: string, fd: number) {
+  private constructor(dir: string, fd: number, compactEvery: number) {
     this.dir = dir;
     this.#fd = fd;
+    this.#compactEvery = compactEvery;
+  }
+
+  /**
+   * Gives the journal a way to read the whole current state, so that after `compactEvery` records it
+   * can write a fresh snapshot and start an empty journal instead of growing without bound.
+   */
+  compactFrom(source: () => LoadedState): void {
+    this.#source = source;
+  }
+
+  /** Writes `state` as the snapshot (atomically) and then empties the journal. */
+  #rewrite(state: LoadedState): void {
+    const snapshot: Snapshot = { format: 1, keys: state.keys, aliases: state.aliases };
+    writeFileAtomic(this.dir, SNAPSHOT, JSON.stringify(snapshot));
+    // The snapshot is durable before the journal is emptied; a crash in between replays records
+    // that are already in the snapshot, which is harmless because every record is absolute.
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = openSync(join(this.dir, JOURNAL), 'w', 0o600);
+    fsyncSync(this.#fd);
+    fsyncDir(this.dir);
+    this.#records = 0;
   }
 
   /**
@@ -210,6 +235,7 @@ export class Journal {
   static open(
     dir: string,
     compact: (state: LoadedState) => LoadedState,
+    compactEvery = 10_000,
   ): { journal: Journal; state: LoadedState } {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const keys = new Map<string, StoredKey>();
@@ -230,12 +256,9 @@ export class Journal {
       }
     }
     const state = compact({ keys: [...keys.values()], aliases: [...aliases.values()] });
-    const snapshot: Snapshot = { format: 1, keys: state.keys, aliases: state.aliases };
-    writeFileAtomic(dir, SNAPSHOT, JSON.stringify(snapshot));
-    const fd = openSync(journalPath, 'w', 0o600);
-    fsyncSync(fd);
-    fsyncDir(dir);
-    return { journal: new Journal(dir, fd), state };
+    const journal = new Journal(dir, openSync(journalPath, 'a', 0o600), compactEvery);
+    journal.#rewrite(state);
+    return { journal, state };
   }
 
   /** Appends one record and flushes it to disk before returning. */
@@ -243,6 +266,17 @@ export class Journal {
     if (this.#fd === undefined) throw new Error('local-kms: journal is closed');
     writeSync(this.#fd, `${JSON.stringify(record)}\n`);
     fdatasyncSync(this.#fd);
+    this.#records++;
+  }
+
+  /**
+   * Compacts when `compactEvery` records have accumulated. Call it only once the appended records are
+   * applied in memory: the snapshot is taken from memory and the journal is emptied after it.
+   */
+  maybeCompact(): void {
+    if (this.#records >= this.#compactEvery && this.#source !== undefined) {
+      this.#rewrite(this.#source());
+    }
   }
 
   close(): void {

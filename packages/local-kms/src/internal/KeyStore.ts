@@ -53,14 +53,15 @@ export class KeyStore {
   /** No automatic rotation is due before this time (ms); `-Infinity` forces a scan. */
   #nextDue = Number.NEGATIVE_INFINITY;
 
-  constructor(accountId: string, now: () => number, dataDir?: string) {
+  constructor(accountId: string, now: () => number, dataDir?: string, compactEvery?: number) {
     this.accountId = accountId;
     this.#now = now;
     if (dataDir === undefined) return;
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     this.#master = loadMasterKey(dataDir);
-    const { journal, state } = Journal.open(dataDir, (s) => this.#compact(s));
+    const { journal, state } = Journal.open(dataDir, (s) => this.#compact(s), compactEvery);
     this.#journal = journal;
+    journal.compactFrom(() => this.#compact(this.#snapshot()));
     for (const k of state.keys) this.#region(k.region).keys.set(k.id, this.#load(k));
     for (const a of state.aliases) {
       this.#region(a.region).aliases.set(a.name, {
@@ -68,6 +69,17 @@ export class KeyStore {
         arn: this.aliasArn(a.region, a.name),
       });
     }
+  }
+
+  /** Everything in memory, as stored records. */
+  #snapshot(): LoadedState {
+    const keys: StoredKey[] = [];
+    const aliases: StoredAlias[] = [];
+    for (const r of this.#regions.values()) {
+      for (const k of r.keys.values()) keys.push(k.stored);
+      for (const a of r.aliases.values()) aliases.push(a.stored);
+    }
+    return { keys, aliases };
   }
 
   #compact(state: LoadedState): LoadedState {
@@ -198,6 +210,7 @@ export class KeyStore {
     this.#nextDue = Number.NEGATIVE_INFINITY;
     const key = this.#make(stored, arn, [material]);
     this.#region(fields.region).keys.set(id, key);
+    this.#journal?.maybeCompact();
     return key;
   }
 
@@ -212,6 +225,7 @@ export class KeyStore {
     this.#nextDue = Number.NEGATIVE_INFINITY;
     const next: Key = { ...key, stored };
     this.#region(stored.region).keys.set(stored.id, next);
+    this.#journal?.maybeCompact();
     return next;
   }
 
@@ -247,6 +261,7 @@ export class KeyStore {
         materialIds: [...copy.materialIds, ...fresh.materialIds],
       };
       this.#region(stored.region).keys.set(stored.id, next);
+      this.#journal?.maybeCompact();
       if (copy === key) result = next;
     }
     return result;
@@ -292,6 +307,7 @@ export class KeyStore {
     this.#nextDue = Number.NEGATIVE_INFINITY;
     const replica = this.#make(stored, arn, raw);
     this.#region(region).keys.set(stored.id, replica);
+    this.#journal?.maybeCompact();
     for (const copy of this.copies(key)) {
       if (copy.stored.region !== region) {
         this.updateKey(copy, { multiRegion: { primaryRegion: mr.primaryRegion, regions } });
@@ -352,6 +368,7 @@ export class KeyStore {
     this.#journal?.append({ t: 'alias', alias: stored });
     const alias: Alias = { stored, arn: this.aliasArn(region, name) };
     this.#region(region).aliases.set(name, alias);
+    this.#journal?.maybeCompact();
     return alias;
   }
 
@@ -359,6 +376,7 @@ export class KeyStore {
   deleteAlias(region: string, name: string): void {
     this.#journal?.append({ t: 'unalias', region, name });
     this.#regions.get(region)?.aliases.delete(name);
+    this.#journal?.maybeCompact();
   }
 
   close(): void {
