@@ -9,6 +9,7 @@ import {
   type MetricData,
 } from '@opentelemetry/sdk-metrics';
 import { channels, type OperationEndMessage, type OperationStartMessage } from '@steadykms/core';
+import { AlwaysOffSampler, BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { instrumentSteadyKms, type SteadyKmsOtelHandle } from './instrumentSteadyKms.js';
 import type { SteadyKmsOtelOptions } from './types.js';
@@ -280,5 +281,16 @@ describe('instrumentSteadyKms metrics', () => {
     h.disable();
     const m = await collect();
     expect(m.get('steadykms.limiter.rate')?.dataPoints ?? []).toHaveLength(0);
+  });
+
+  it('still counts when the sampler drops the spans', async () => {
+    const tracerProvider = new BasicTracerProvider({ sampler: new AlwaysOffSampler() });
+    instrument({ tracerProvider, allowListedContextKeys: [] });
+    op('Encrypt', {}, { encryptionContext: { tenant: 't' } });
+    op('Encrypt', { attempts: 2, throttles: 1 });
+    const m = await collect();
+    expect(sum(m.get('steadykms.kms.requests'))).toBe(3);
+    expect(sum(m.get('steadykms.kms.throttles'))).toBe(1);
+    expect(histogramCount(m.get('rpc.client.call.duration')).count).toBe(2);
   });
 });
