@@ -20,6 +20,7 @@ import {
 } from '@opentelemetry/semantic-conventions';
 import {
   CHANNEL_NAMES,
+  InvalidOptionError,
   type AttemptEndMessage,
   type BillingClass,
   type CacheMessage,
@@ -132,7 +133,9 @@ export class KmsTelemetry {
     this.#metricsByKey = options.metricsByKey ?? true;
     this.#maxOpen = options.maxOpenOperations ?? 10_000;
     if (!Number.isInteger(this.#maxOpen) || this.#maxOpen < 1) {
-      throw new RangeError(`maxOpenOperations must be an integer >= 1, got ${this.#maxOpen}`);
+      throw new InvalidOptionError(
+        `maxOpenOperations must be an integer >= 1, got ${this.#maxOpen}`,
+      );
     }
     this.setTracerProvider(options.tracerProvider ?? trace.getTracerProvider());
     this.setMeterProvider(options.meterProvider ?? metrics.getMeterProvider());
@@ -215,11 +218,12 @@ export class KmsTelemetry {
     };
   }
 
+  /** Reports the counters and limiter gauges at each collection. */
   #observe(): void {
-    this.#removeObserver = observeAll(this.#meter, this.#instruments, this.#observe_);
+    this.#removeObserver = observeAll(this.#meter, this.#instruments, this.#report);
   }
 
-  readonly #observe_ = (result: BatchObservableResult): void => {
+  readonly #report = (result: BatchObservableResult): void => {
     const ins = this.#instruments;
     for (const row of this.#counters.rows()) {
       const a = row.attributes;
