@@ -88,3 +88,18 @@ export {
   type DiscoveryFilter,
   type KmsDiscoveryKeyringOptions,
 } from './keyrings/KmsDiscoveryKeyring.js';
+
+// Caching and batches.
+export {
+  CachingMaterialsManager,
+  type CachedMaterials,
+  type CachingMaterialsManagerOptions,
+} from './materials/CachingMaterialsManager.js';
+export {
+  decryptMany,
+  encryptMany,
+  type BatchItem,
+  type BatchOptions,
+  type BatchProgress,
+  type BatchResult,
+} from './batch.js';
