@@ -20,6 +20,7 @@ import {
   verifySignature,
 } from './internal/sigv4.js';
 import { AuditLog, type AuditEvent } from './internal/AuditLog.js';
+import { adminRoute } from './internal/adminRoute.js';
 import { StatsRecorder, type LocalKmsStats, type Outcome } from './internal/Stats.js';
 import type { Input } from './internal/input.js';
 
@@ -344,57 +345,6 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
     } else run();
   }
 
-  function admin(
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: string,
-    query: string,
-    body: Buffer,
-  ): void {
-    const json = (status: number, value: unknown): void => {
-      const text = JSON.stringify(value);
-      res.writeHead(status, {
-        'Content-Type': 'application/json',
-        'Content-Length': Buffer.byteLength(text),
-      });
-      res.end(text);
-    };
-    if (req.method === 'GET' && path === '/__admin/stats') {
-      const cpu = process.cpuUsage();
-      json(200, {
-        ...stats.snapshot(),
-        process: {
-          pid: process.pid,
-          cpuUserMicros: cpu.user,
-          cpuSystemMicros: cpu.system,
-          uptimeSeconds: process.uptime(),
-        },
-      });
-    } else if (req.method === 'POST' && path === '/__admin/stats/reset') {
-      stats.reset();
-      json(200, {});
-    } else if (req.method === 'GET' && path === '/__admin/faults') {
-      json(200, faults.get());
-    } else if (req.method === 'POST' && path === '/__admin/faults') {
-      try {
-        const setting = JSON.parse(body.toString('utf8') || '{}') as FaultsSetting;
-        if (typeof setting !== 'object' || setting === null)
-          throw new RangeError('faults must be an object');
-        faults.set(setting);
-        json(200, faults.get());
-      } catch (e) {
-        json(400, { error: e instanceof Error ? e.message : String(e) });
-      }
-    } else if (req.method === 'GET' && path === '/__admin/audit') {
-      const limit = Number(new URLSearchParams(query).get('limit') ?? 1000);
-      json(200, { events: audit?.recent(Number.isFinite(limit) ? limit : 1000) ?? [] });
-    } else if (req.method === 'GET' && path === '/__admin/health') {
-      json(200, { ok: true });
-    } else {
-      json(404, { error: `no admin route ${req.method ?? ''} ${path}` });
-    }
-  }
-
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
     const isAdmin = url.startsWith('/__admin/');
@@ -425,7 +375,8 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       if (isAdmin) {
         const q = url.indexOf('?');
-        admin(req, res, q < 0 ? url : url.slice(0, q), q < 0 ? '' : url.slice(q + 1), body);
+        const path = q < 0 ? url : url.slice(0, q);
+        adminRoute({ stats, faults, audit }, req, res, path, q < 0 ? '' : url.slice(q + 1), body);
       } else handle(req, res, body);
     });
     req.on('error', () => {

@@ -3,6 +3,7 @@ import { ASYMMETRIC_HANDLERS } from './asymmetric.js';
 import { CRYPTO_HANDLERS } from './crypto.js';
 import { GRANT_HANDLERS } from './grants.js';
 import { KEY_HANDLERS } from './keys.js';
+import { ROTATION_HANDLERS } from './rotation.js';
 import type { Handler } from './shared.js';
 
 export type { Handler, OpContext } from './shared.js';
@@ -10,6 +11,7 @@ export type { Handler, OpContext } from './shared.js';
 /** Every operation local-kms implements, by KMS operation name. */
 export const HANDLERS: Readonly<Record<string, Handler>> = {
   ...KEY_HANDLERS,
+  ...ROTATION_HANDLERS,
   ...ALIAS_HANDLERS,
   ...CRYPTO_HANDLERS,
   ...ASYMMETRIC_HANDLERS,
