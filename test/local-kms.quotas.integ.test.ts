@@ -1,11 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CreateKeyCommand,
+  DisableKeyCommand,
+  EnableKeyCommand,
   GenerateDataKeyCommand,
   KMSServiceException,
   type KMSClient,
 } from '@aws-sdk/client-kms';
-import { fakeClock, startTestKms, type TestKms } from './support/index.js';
+import { catchKmsError, fakeClock, startTestKms, type TestKms } from './support/index.js';
 
 const THROTTLE =
   'You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.';
@@ -83,5 +85,24 @@ describe('local-kms quotas', () => {
     const client = kms.client();
     expect((await burst(30, () => newKey(client))).ok).toBe(30);
     expect(kms.server.stats().total.throttled).toBe(0);
+  });
+
+  it('hotKeyStateChanges throttles state changes of one key, not of others, per one-second window', async () => {
+    const clock = fakeClock();
+    kms = await startTestKms({ clock, quotas: false, hotKeyStateChanges: 1 });
+    const client = kms.client();
+    const a = await newKey(client);
+    const b = await newKey(client);
+    await client.send(new DisableKeyCommand({ KeyId: a }));
+    const hot = await catchKmsError(client.send(new EnableKeyCommand({ KeyId: a })));
+    expect(hot.name).toBe('ThrottlingException');
+    expect(hot.message).toBe(THROTTLE);
+    await client.send(new DisableKeyCommand({ KeyId: b }));
+    clock.advance(1000);
+    await client.send(new EnableKeyCommand({ KeyId: a }));
+    expect(kms.server.stats().byOperation['EnableKey']).toMatchObject({
+      accepted: 1,
+      throttled: 1,
+    });
   });
 });

@@ -7,13 +7,14 @@ import {
   KMS_OPERATIONS,
   resolveQuotas,
   type KeyInfo,
+  type QuotaPool,
   type QuotasSetting,
 } from '@steadykms/core';
 import { KmsError, serialization, THROTTLE_MESSAGE } from './internal/errors.js';
 import { FaultInjector, type FaultsSetting } from './internal/faults.js';
 import { KeyStore } from './internal/KeyStore.js';
 import { HANDLERS } from './internal/operations/index.js';
-import { QuotaWindows } from './internal/QuotaWindows.js';
+import { QuotaWindows, type Debit } from './internal/QuotaWindows.js';
 import {
   accessKeyIdFromAuthorization,
   regionFromAuthorization,
@@ -68,6 +69,13 @@ export interface LocalKmsOptions {
    * @defaultValue `undefined` (signatures are not checked; only the region is read from the scope)
    */
   readonly strict?: { readonly credentials: Readonly<Record<string, string>> };
+  /**
+   * Hot-key throttling: at most this many state changes (EnableKey, DisableKey, ScheduleKeyDeletion,
+   * CancelKeyDeletion, RotateKeyOnDemand, UpdatePrimaryRegion) per key per one-second window, on top
+   * of the operations' own quotas; over it, the usual `ThrottlingException`. AWS documents no figure,
+   * so it is off unless set. @defaultValue `undefined` (off)
+   */
+  readonly hotKeyStateChanges?: number;
 }
 
 /** A running local-kms. */
@@ -93,6 +101,17 @@ const MAX_BODY = 1 << 20;
 const TARGET_PREFIX = 'TrentService.';
 const KNOWN = new Set<string>(KMS_OPERATIONS);
 const NO_POOLS: readonly { pool: string; region: string }[] = [];
+/** The window set's name for the per-key state-change limit (never shown in stats). */
+const HOT_KEY_POOL: QuotaPool = 'control/hot-key-state-change';
+/** Operations that change one key's state, subject to `hotKeyStateChanges`. */
+const STATE_CHANGES = new Set([
+  'EnableKey',
+  'DisableKey',
+  'ScheduleKeyDeletion',
+  'CancelKeyDeletion',
+  'RotateKeyOnDemand',
+  'UpdatePrimaryRegion',
+]);
 const INTERNAL_MESSAGE =
   'The request was rejected because an internal exception occurred. The request can be retried.';
 const TIMEOUT_MESSAGE =
@@ -133,6 +152,12 @@ function validateOptions(o: LocalKmsOptions): void {
   ) {
     throw new RangeError('strict.credentials must map at least one access key id to its secret');
   }
+  if (
+    o.hotKeyStateChanges !== undefined &&
+    !(typeof o.hotKeyStateChanges === 'number' && o.hotKeyStateChanges > 0)
+  ) {
+    throw new RangeError('hotKeyStateChanges must be a number of changes per second above 0');
+  }
   if (o.clock !== undefined && typeof o.clock.now !== 'function') {
     throw new RangeError('clock must have a now() method returning milliseconds');
   }
@@ -154,7 +179,13 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
   validateOptions(options);
   const clock: Clock = options.clock ?? { now: () => Date.now() };
   const quotasOn = options.quotas !== false;
-  const windows = new QuotaWindows(resolveQuotas(options.quotas));
+  const lookup = resolveQuotas(options.quotas);
+  const hotKeyRps = options.hotKeyStateChanges;
+  // One window set for the pools and the per-key state-change limit, so a call is admitted by both or
+  // debits neither. Per-key windows use the key ARN as their "region".
+  const windows = new QuotaWindows((pool, region) =>
+    pool === HOT_KEY_POOL ? (hotKeyRps ?? Infinity) : lookup(pool, region),
+  );
   const faults = new FaultInjector(options.faults);
   const stats = new StatsRecorder();
   const store = new KeyStore(
@@ -295,7 +326,12 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
     const classification = classifyOperation(op, input, region, keyInfo);
     const charges = classification.charges;
     const now = clock.now();
-    if (quotasOn && windows.tryAcquire(charges, now) !== undefined) {
+    const hotKey: Debit[] =
+      hotKeyRps !== undefined && keyArn !== undefined && STATE_CHANGES.has(op)
+        ? [{ pool: HOT_KEY_POOL, region: keyArn, cost: 1 }]
+        : [];
+    const debits = quotasOn ? (hotKey.length === 0 ? charges : [...charges, ...hotKey]) : hotKey;
+    if (debits.length > 0 && windows.tryAcquire(debits, now) !== undefined) {
       stats.record(op, region, charges, 'throttled');
       fail(new KmsError('ThrottlingException', THROTTLE_MESSAGE));
       return;
