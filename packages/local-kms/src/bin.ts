@@ -20,6 +20,7 @@ A KMS-compatible HTTP server with real request quotas, fault injection and durab
   --fault-seed <n>           seed of the fault setting (overrides the JSON's seed)
   --credentials <id:secret>  strict mode: verify SigV4 signatures against these credentials (repeatable)
   --audit-log <path>         append CloudTrail-shaped audit records to <path>
+  --hot-key-state-changes <n> at most n state changes per key per second (default: off)
   -h, --help                 show this help
 
 The master key for material at rest comes from LOCAL_KMS_MASTER_KEY (base64 of 32 bytes) or
@@ -44,6 +45,7 @@ function main(): Promise<void> {
       'fault-seed': { type: 'string' },
       credentials: { type: 'string', multiple: true },
       'audit-log': { type: 'string' },
+      'hot-key-state-changes': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -96,6 +98,9 @@ function main(): Promise<void> {
     ...(values['account-id'] === undefined ? {} : { accountId: values['account-id'] }),
     ...(faults === undefined ? {} : { faults }),
     ...(values['audit-log'] === undefined ? {} : { auditLog: values['audit-log'] }),
+    ...(values['hot-key-state-changes'] === undefined
+      ? {}
+      : { hotKeyStateChanges: Number(values['hot-key-state-changes']) }),
     ...(Object.keys(credentials).length === 0 ? {} : { strict: { credentials } }),
   }).then((kms) => {
     console.log(`local-kms listening on ${kms.url}`);
@@ -107,4 +112,8 @@ function main(): Promise<void> {
   });
 }
 
-main().catch((e: unknown) => fail(e instanceof Error ? e.message : String(e)));
+try {
+  await main();
+} catch (e) {
+  fail(e instanceof Error ? e.message : String(e));
+}
