@@ -183,7 +183,15 @@ for (const name of names) {
   );
 }
 const ratio = on / off;
+// Paired per run: each run's slices of both modes ran interleaved, under the same machine load.
+const paired = results['plugin, otel on (spans + metrics)'].map(
+  (r, i) => r / results['plugin, otel off'][i],
+);
 console.log(`\notel on / otel off = ${(ratio * 100).toFixed(1)}% (bar: >= 90%)`);
+console.log(
+  `per run: ${paired.map((r) => `${(r * 100).toFixed(1)}%`).join(', ')}; ` +
+    `median ${(median(paired) * 100).toFixed(1)}%`,
+);
 const cpuOff = median(cpuPerCall['plugin, otel off']);
 const cpuOn = median(cpuPerCall['plugin, otel on (spans + metrics)']);
 console.log(
