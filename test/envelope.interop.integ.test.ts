@@ -27,6 +27,7 @@ import {
   encryptStream,
   type EncryptSuiteId,
 } from '@steadykms/envelope';
+import { withSteadyKms } from '@steadykms/core';
 import { localKmsClientConfig, startTestKms, type TestKms } from './support/index.js';
 
 const esdk = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
@@ -59,7 +60,10 @@ const sizes: Array<[string, number, number]> = [
   ['default frame length, 10,000 bytes', 10_000, 4096],
 ];
 
-describe.each([0x0478, 0x0578] as EncryptSuiteId[])('raw AES, suite 0x%s', (suite) => {
+describe.each([
+  ['0478', 0x0478],
+  ['0578', 0x0578],
+] as Array<[string, EncryptSuiteId]>)('raw AES, suite 0x%s', (_hex, suite) => {
   it.each(sizes)('steadykms → ESDK: %s', async (_name, n, frameLength) => {
     const pt = randomBytes(n);
     const { ciphertext } = await encrypt(pt, {
@@ -198,9 +202,12 @@ describe('AWS KMS keyrings through local-kms', () => {
       clientProvider: (() => esdkKms) as never,
     });
 
-  it.each([0x0478, 0x0578] as EncryptSuiteId[])(
+  it.each([
+    ['0478', 0x0478],
+    ['0578', 0x0578],
+  ] as Array<[string, EncryptSuiteId]>)(
     'steadykms → ESDK and back, generator plus an additional key, suite 0x%s',
-    async (suite) => {
+    async (_hex, suite) => {
       const pt = randomBytes(5000);
       const { ciphertext } = await encrypt(pt, {
         keyring: new KmsKeyring({ client, generatorKeyId: keyA, keyIds: [keyB] }),
@@ -259,6 +266,23 @@ describe('AWS KMS keyrings through local-kms', () => {
             discoveryFilter: { partition: 'aws', accountIds: [account] },
           }),
         })
+      ).plaintext.equals(pt),
+    ).toBe(true);
+  });
+
+  it('every KMS call goes through the client given, with the steadykms plugin attached', async () => {
+    const paced = withSteadyKms(kms.client());
+    const pt = randomBytes(300);
+    const { ciphertext } = await encrypt(pt, {
+      keyring: new KmsKeyring({ client: paced, generatorKeyId: keyA, keyIds: [keyB] }),
+      suite: 0x0578,
+    });
+    expect(
+      Buffer.from((await esdk.decrypt(theirKeyring(keyA), ciphertext)).plaintext).equals(pt),
+    ).toBe(true);
+    expect(
+      (
+        await decrypt(ciphertext, { keyring: new KmsKeyring({ client: paced, keyIds: [keyB] }) })
       ).plaintext.equals(pt),
     ).toBe(true);
   });

@@ -30,7 +30,10 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
   );
 }
 
-describe.each([0x0478, 0x0578] as EncryptSuiteId[])('suite 0x%s', (suite) => {
+describe.each([
+  ['0478', 0x0478],
+  ['0578', 0x0578],
+] as Array<[string, EncryptSuiteId]>)('suite 0x%s', (_hex, suite) => {
   it.each([0, 1, 100, 4095, 4096, 4097, 8192, 20000])('round-trips %i bytes', async (n) => {
     const pt = randomBytes(n);
     const { ciphertext } = await encrypt(pt, {

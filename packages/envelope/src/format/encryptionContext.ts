@@ -50,8 +50,8 @@ export function serializeEncryptionContext(context: EncryptionContext): Buffer {
  * count, duplicate keys, invalid UTF-8 and trailing bytes.
  */
 export function parseEncryptionContext(bytes: Uint8Array): Record<string, string> {
+  if (bytes.length === 0) return {};
   const context: Record<string, string> = Object.create(null) as Record<string, string>;
-  if (bytes.length === 0) return context;
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 2) throw formatError('encryption context: truncated pair count');
   const count = buf.readUInt16BE(0);

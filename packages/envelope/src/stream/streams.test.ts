@@ -42,7 +42,10 @@ async function collect(r: NodeJS.ReadableStream): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-describe.each([0x0478, 0x0578] as EncryptSuiteId[])('streams, suite 0x%s', (suite) => {
+describe.each([
+  ['0478', 0x0478],
+  ['0578', 0x0578],
+] as Array<[string, EncryptSuiteId]>)('streams, suite 0x%s', (_hex, suite) => {
   it.each([0, 1, 4096, 4097, 3 * 4096, 100_000])(
     'stream round-trip of %i bytes, odd chunking, both directions',
     async (n) => {
