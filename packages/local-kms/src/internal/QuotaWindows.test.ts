@@ -1,17 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { resolveQuotas } from '@steadykms/core';
-import { QuotaWindows } from './QuotaWindows.js';
+import { QuotaWindows, windowCapacity } from './QuotaWindows.js';
 
 const sym = { pool: 'symmetric', region: 'r', cost: 1 } as const;
 
 describe('QuotaWindows', () => {
-  it('admits floor(rps) per clock-aligned second and resets at the boundary', () => {
+  it('admits rps per clock-aligned second and resets at the boundary', () => {
     const w = new QuotaWindows(resolveQuotas({ overrides: { symmetric: 3 } }));
     const admitted = [0, 1, 2, 3].map(() => w.tryAcquire([sym], 5_100) === undefined);
     expect(admitted).toEqual([true, true, true, false]);
     expect(w.tryAcquire([sym], 5_999)).toEqual(sym);
     expect(w.tryAcquire([sym], 6_000)).toBeUndefined();
+  });
+
+  it('spreads a fractional quota so the long-run rate is exact', () => {
+    expect([0, 1, 2, 3].map((k) => windowCapacity(1.5, k))).toEqual([2, 1, 2, 1]);
+    expect([5, 7, 20].map((k) => windowCapacity(7, k))).toEqual([7, 7, 7]);
+    const third = Array.from({ length: 300 }, (_, k) =>
+      windowCapacity(1 / 3 + 1, 1_764_000_000 + k),
+    );
+    expect(third.reduce((a, b) => a + b, 0)).toBe(400);
+    expect(Math.max(...third)).toBe(2);
+    expect(windowCapacity(Number.POSITIVE_INFINITY, 3)).toBe(Number.POSITIVE_INFINITY);
   });
 
   it('turns a quota below 1 rps into one request per 1/rps seconds', () => {
@@ -40,10 +51,10 @@ describe('QuotaWindows', () => {
     expect(w.tryAcquire([sym], 0)).toEqual(sym);
   });
 
-  it('never admits more than floor(rps) in any window (property)', () => {
+  it('never admits more than ceil(rps) in any window, nor more than rps per second over time (property)', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 50 }),
+        fc.oneof(fc.integer({ min: 1, max: 50 }), fc.double({ min: 0.05, max: 50, noNaN: true })),
         fc.array(fc.integer({ min: 0, max: 10_000 }), { maxLength: 300 }),
         (rps, deltas) => {
           const w = new QuotaWindows(resolveQuotas({ overrides: { symmetric: rps } }));
@@ -56,7 +67,10 @@ describe('QuotaWindows', () => {
               perWindow.set(k, (perWindow.get(k) ?? 0) + 1);
             }
           }
-          for (const n of perWindow.values()) expect(n).toBeLessThanOrEqual(rps);
+          for (const n of perWindow.values()) expect(n).toBeLessThanOrEqual(Math.ceil(rps));
+          const total = [...perWindow.values()].reduce((a, b) => a + b, 0);
+          const seconds = Math.floor(t / 1000) + 1;
+          expect(total).toBeLessThanOrEqual(Math.ceil(seconds * rps) + 1);
         },
       ),
     );

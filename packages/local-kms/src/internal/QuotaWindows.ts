@@ -4,9 +4,11 @@ interface Window {
   /** Index of the current window: `floor(now / windowMs)`. */
   index: number;
   used: number;
-  /** Requests admitted per window. */
-  readonly capacity: number;
-  /** Window length in milliseconds: 1,000, or longer for quotas below one request per second. */
+  /** Requests this window admits. */
+  capacity: number;
+  /** The pool's quota in requests per second (may be fractional, or `Infinity`). */
+  readonly rps: number;
+  /** 1,000 ms, or `1000 / rps` for a quota under one request per second. */
   readonly windowMs: number;
 }
 
@@ -17,13 +19,27 @@ export interface Debit {
   readonly cost: number;
 }
 
+/** Ceiling that ignores floating-point dust (`0.1 * 30` is `3.0000000000000004`). */
+function ceil(x: number): number {
+  return Math.ceil(x - 1e-9);
+}
+
 /**
- * Request counters in fixed windows aligned to the clock, like KMS's one-second windows: a pool admits
- * `floor(rps)` requests in each wall-clock second, and every pool in every region is independent.
- *
- * A quota below one request per second (RSA_4096 key pairs in China are 0.1 rps, and any quota scaled
- * down far enough) cannot be a whole number per second, so it becomes one request per window of
- * `1 / rps` seconds, which keeps the long-run rate exact.
+ * Requests admitted by one-second window `index` for a quota of `rps` ≥ 1:
+ * `ceil((index + 1) * rps) - ceil(index * rps)`. A whole-number quota admits exactly `rps` in every
+ * window; a fractional one (a scaled quota) spreads its remainder so the long-run rate is exact:
+ * 1.5 rps admits 2, 1, 2, 1...
+ */
+export function windowCapacity(rps: number, index: number): number {
+  if (!Number.isFinite(rps)) return Number.POSITIVE_INFINITY;
+  return ceil((index + 1) * rps) - ceil(index * rps);
+}
+
+/**
+ * Request counters in one-second windows aligned to the clock, like KMS's: every pool in every region is
+ * independent, and a call is admitted by all of its pools or debits none. A quota under one request
+ * per second (0.5 and 0.1 rps in China, or any quota scaled down far enough) admits one request per
+ * window of `1 / rps` seconds instead, so the first call in such a window always goes through.
  */
 export class QuotaWindows {
   readonly #lookup: QuotaLookup;
@@ -33,19 +49,20 @@ export class QuotaWindows {
     this.#lookup = lookup;
   }
 
-  #window(pool: QuotaPool, region: string): Window {
+  #window(pool: QuotaPool, region: string, now: number): Window {
     const id = `${region}\u0000${pool}`;
     let w = this.#windows.get(id);
     if (w === undefined) {
       const rps = this.#lookup(pool, region);
-      if (!Number.isFinite(rps)) {
-        w = { index: 0, used: 0, capacity: Number.POSITIVE_INFINITY, windowMs: 1000 };
-      } else if (rps >= 1) {
-        w = { index: 0, used: 0, capacity: Math.floor(rps), windowMs: 1000 };
-      } else {
-        w = { index: 0, used: 0, capacity: 1, windowMs: Math.ceil(1000 / rps) };
-      }
+      const windowMs = rps >= 1 ? 1000 : 1000 / rps;
+      w = { index: Number.NaN, used: 0, capacity: 0, rps, windowMs };
       this.#windows.set(id, w);
+    }
+    const index = Math.floor(now / w.windowMs);
+    if (w.index !== index) {
+      w.index = index;
+      w.used = 0;
+      w.capacity = w.rps >= 1 ? windowCapacity(w.rps, index) : 1;
     }
     return w;
   }
@@ -57,22 +74,13 @@ export class QuotaWindows {
    */
   tryAcquire(debits: readonly Debit[], now: number): Debit | undefined {
     for (const d of debits) {
-      const w = this.#window(d.pool, d.region);
-      const index = Math.floor(now / w.windowMs);
-      if (index !== w.index) {
-        w.index = index;
-        w.used = 0;
-      }
+      const w = this.#window(d.pool, d.region, now);
       // A charge larger than a whole window (ReplicateKey's two CreateKey under a tiny quota) still
-      // goes through once per window instead of never.
-      if (w.used + d.cost > w.capacity && w.used > 0) return d;
+      // goes through in a window that admits anything and has admitted nothing yet.
+      const fits = w.used + d.cost <= w.capacity || (w.used === 0 && w.capacity > 0);
+      if (!fits) return d;
     }
-    for (const d of debits) this.#window(d.pool, d.region).used += d.cost;
+    for (const d of debits) this.#window(d.pool, d.region, now).used += d.cost;
     return undefined;
-  }
-
-  /** Forgets every window, for a quota change at runtime. */
-  clear(): void {
-    this.#windows.clear();
   }
 }
