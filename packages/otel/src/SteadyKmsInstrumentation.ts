@@ -21,7 +21,9 @@ export interface SteadyKmsInstrumentationConfig
  * `disable()` unsubscribes.
  */
 export class SteadyKmsInstrumentation implements Instrumentation<SteadyKmsInstrumentationConfig> {
+  /** `@steadykms/otel`, the scope name of its tracer and meter. */
   readonly instrumentationName = INSTRUMENTATION_NAME;
+  /** The scope version. */
   readonly instrumentationVersion = INSTRUMENTATION_VERSION;
   #config: SteadyKmsInstrumentationConfig;
   #telemetry: KmsTelemetry;
@@ -35,24 +37,29 @@ export class SteadyKmsInstrumentation implements Instrumentation<SteadyKmsInstru
     if (this.#config.enabled === true) this.enable();
   }
 
+  /** Subscribes to core's `steadykms:*` channels. Idempotent. */
   enable(): void {
     this.#telemetry.enable();
   }
 
+  /** Unsubscribes; spans of operations in flight end now, marked `steadykms.incomplete`. Idempotent. */
   disable(): void {
     this.#telemetry.disable();
   }
 
+  /** Where spans go from now on (`registerInstrumentations` calls it). */
   setTracerProvider(tracerProvider: TracerProvider): void {
     this.#tracerProvider = tracerProvider;
     this.#telemetry.setTracerProvider(tracerProvider);
   }
 
+  /** Where metrics go from now on: the instruments are created again on the new provider's meter. */
   setMeterProvider(meterProvider: MeterProvider): void {
     this.#meterProvider = meterProvider;
     this.#telemetry.setMeterProvider(meterProvider);
   }
 
+  /** The configuration in force, with `enabled` filled in. */
   getConfig(): SteadyKmsInstrumentationConfig {
     return this.#config;
   }
