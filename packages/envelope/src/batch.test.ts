@@ -165,3 +165,41 @@ describe('encryptMany / decryptMany', () => {
     expect(out.length).toBeLessThanOrEqual(8);
   });
 });
+
+describe('EncryptionWorkerPool', () => {
+  it('encryptMany with worker threads writes messages that decrypt, and reports per-item errors', async () => {
+    const { EncryptionWorkerPool } = await import('./index.js');
+    const pool = new EncryptionWorkerPool({ size: 2 });
+    try {
+      const keyring = new RawAesKeyring({
+        keyNamespace: 'ns',
+        keyName: 'k',
+        wrappingKey: randomBytes(32),
+      });
+      const items = Array.from({ length: 20 }, (_, i) => ({ id: i, data: randomBytes(5000 + i) }));
+      const out = [];
+      for await (const r of encryptMany(items, { keyring, workers: pool, concurrency: 8 }))
+        out.push(r);
+      expect(out.every((r) => r.ok)).toBe(true);
+      for (const r of out) {
+        if (!r.ok) continue;
+        expect(r.value.suiteId).toBe(0x0578);
+        expect(
+          (await decrypt(r.value.ciphertext, { keyring })).plaintext.equals(
+            items[r.index]?.data as Buffer,
+          ),
+        ).toBe(true);
+      }
+      const bad = [];
+      for await (const r of encryptMany(['x'], {
+        keyring,
+        workers: pool,
+        encryptionContext: { 'aws-crypto-x': 'y' },
+      }))
+        bad.push(r);
+      expect(bad[0]?.ok).toBe(false);
+    } finally {
+      await pool.close();
+    }
+  });
+});

@@ -1,5 +1,8 @@
 import { needs } from '@steadykms/core';
 import { encrypt, type EncryptOptions } from './encrypt.js';
+import { prepareEncrypt } from './internal/EncryptSession.js';
+import { toBytes } from './internal/options.js';
+import type { EncryptionWorkerPool } from './internal/WorkerPool.js';
 import { decrypt, type DecryptOptions, type DecryptResult } from './decrypt.js';
 import type { EncryptionContext } from './format/encryptionContext.js';
 
@@ -158,14 +161,26 @@ const idOf = (item: BatchItem<Uint8Array | string>): string | number | undefined
  */
 export function encryptMany(
   items: AsyncIterable<BatchItem<Uint8Array | string>> | Iterable<BatchItem<Uint8Array | string>>,
-  options: EncryptOptions & BatchOptions,
+  options: EncryptOptions &
+    BatchOptions & {
+      /**
+       * Worker threads for the CPU-bound half of each message (worth it for the signing suite 0x0578):
+       * keyring and KMS calls stay on this thread. @defaultValue none (everything on this thread)
+       */
+      readonly workers?: EncryptionWorkerPool;
+    },
 ): AsyncGenerator<BatchResult<Awaited<ReturnType<typeof encrypt>>>> {
+  const pool = options.workers;
   return runBatch(
     items,
     options,
-    (item) => {
+    async (item) => {
       const { data, ctx } = unpack(item);
-      return encrypt(data, ctx ? { ...options, encryptionContext: ctx } : options);
+      const o = ctx ? { ...options, encryptionContext: ctx } : options;
+      if (!pool) return encrypt(data, o);
+      const pt = toBytes(data, 'utf8');
+      const prepared = await prepareEncrypt(o, pt.length);
+      return pool.encrypt(pt, prepared);
     },
     idOf,
   );

@@ -8,8 +8,10 @@ import {
 import type { EncryptionContext } from './format/encryptionContext.js';
 import {
   maxFooterLength,
-  startEncrypt,
+  prepareEncrypt,
+  startEncryptWith,
   type EncryptOptionsBase,
+  type PreparedEncrypt,
 } from './internal/EncryptSession.js';
 import { toBytes } from './internal/options.js';
 
@@ -39,11 +41,15 @@ export async function encrypt(
   options: EncryptOptions,
 ): Promise<EncryptResult> {
   const pt = toBytes(plaintext, 'utf8');
-  let bodySize = 0;
-  const s = await startEncrypt(options, pt.length, ({ suite, frameLength }) => {
-    bodySize = framedBodySize(pt.length, frameLength);
-    return bodySize + maxFooterLength(suite);
-  });
+  return encryptPrepared(pt, await prepareEncrypt(options, pt.length));
+}
+
+/** The CPU-bound part of {@link encrypt}, from prepared materials. @internal */
+export function encryptPrepared(pt: Buffer, prepared: PreparedEncrypt): EncryptResult {
+  const s = startEncryptWith(
+    prepared,
+    ({ suite, frameLength }) => framedBodySize(pt.length, frameLength) + maxFooterLength(suite),
+  );
   const { frames, frameLength, buffer: out } = s;
   try {
     let o = s.headerLength;

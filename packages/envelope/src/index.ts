@@ -103,3 +103,4 @@ export {
   type BatchProgress,
   type BatchResult,
 } from './batch.js';
+export { EncryptionWorkerPool, type EncryptionWorkerPoolOptions } from './internal/WorkerPool.js';

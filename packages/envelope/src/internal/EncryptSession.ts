@@ -12,7 +12,10 @@ import {
   type EncryptSuiteId,
 } from '../suites.js';
 import type { Keyring } from '../keyrings/types.js';
-import type { MaterialsManager } from '../materials/DefaultMaterialsManager.js';
+import type {
+  EncryptionMaterialsResult,
+  MaterialsManager,
+} from '../materials/DefaultMaterialsManager.js';
 import { deriveKeys } from './kdf.js';
 import { FrameCipher, headerTag } from './FrameCipher.js';
 import { checkEncryptContext, resolveManager, resolveMaxEdks, resolvePolicy } from './options.js';
@@ -54,12 +57,27 @@ export interface EncryptSession {
   readonly encryptionContext: EncryptionContext;
 }
 
+/** Materials plus the resolved options a message needs. @internal */
+export interface PreparedEncrypt {
+  readonly materials: EncryptionMaterialsResult;
+  readonly frameLength: number;
+  readonly maxEdks: number;
+}
+
 /** @internal */
 export async function startEncrypt(
   options: EncryptOptionsBase,
   plaintextLength: number | undefined,
   extra: (s: { suite: AlgorithmSuite; frameLength: number }) => number,
 ): Promise<EncryptSession> {
+  return startEncryptWith(await prepareEncrypt(options, plaintextLength), extra);
+}
+
+/** Validates the options and gets the materials (the part that calls keyrings, so it stays on the calling thread). @internal */
+export async function prepareEncrypt(
+  options: EncryptOptionsBase,
+  plaintextLength: number | undefined,
+): Promise<PreparedEncrypt> {
   const manager = resolveManager(options);
   const policy = resolvePolicy(options.commitmentPolicy);
   //= aws-encryption-sdk-specification/client-apis/client.md#commitment-policy
@@ -99,6 +117,16 @@ export async function startEncrypt(
     requiredEncryptionContextKeys: required,
     plaintextLength,
   });
+  return { materials: m, frameLength, maxEdks };
+}
+
+/** Writes the header of a message from prepared materials (pure CPU; may run in a worker). @internal */
+export function startEncryptWith(
+  prepared: PreparedEncrypt,
+  extra: (s: { suite: AlgorithmSuite; frameLength: number }) => number,
+): EncryptSession {
+  const { materials: m, frameLength, maxEdks } = prepared;
+  const suite = m.suite;
   const dataKey = m.plaintextDataKey;
   try {
     //= aws-encryption-sdk-specification/client-apis/encrypt.md#get-the-encryption-materials
