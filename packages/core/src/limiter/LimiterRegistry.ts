@@ -39,8 +39,8 @@ export class LimiterRegistry {
    * from now on they share the account's limiters, and the limiters they used so far become the
    * account's (unless it already has its own), so pacing state carries over.
    */
-  bindDefaultAccount(region: string, accountId: string): void {
-    if (this.#defaultAccount.has(region)) return;
+  bindDefaultAccount(region: string, accountId: string): boolean {
+    if (this.#defaultAccount.has(region)) return false;
     this.#defaultAccount.set(region, accountId);
     const prefix = `default\u0000${region}\u0000`;
     for (const [id, limiter] of [...this.#pools]) {
@@ -52,6 +52,7 @@ export class LimiterRegistry {
       }
       this.#pools.delete(id);
     }
+    return true;
   }
 
   /** The limiters created so far. */

@@ -144,6 +144,11 @@ export class PoolLimiter {
     }
   }
 
+  /** Takes a send slot now if one is due and nobody waits; see `TokenBucket.tryAcquire`. */
+  tryAcquire(cost = 1): boolean {
+    return this.#bucket.tryAcquire(cost);
+  }
+
   /** Waits for a send slot. Resolves with milliseconds waited. */
   acquire(options: AcquireOptions): Promise<number> {
     return this.#bucket.acquire(options);

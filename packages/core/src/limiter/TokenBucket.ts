@@ -126,6 +126,18 @@ export class TokenBucket {
   }
 
   /**
+   * Takes `cost` slots if one is due now and nobody is waiting, without a promise: the common case of a
+   * pool far from its quota costs no allocation. Returns false when the caller must `acquire()`.
+   */
+  tryAcquire(cost = 1): boolean {
+    const now = this.#clock.now();
+    if (this.#tat - now > TOLERANCE_MS) return false;
+    if (this.#interactive.peek() !== undefined || this.#batch.peek() !== undefined) return false;
+    this.#tat = Math.max(this.#tat, now) + this.#interval(cost, now);
+    return true;
+  }
+
+  /**
    * Waits for `cost` send slots. Resolves with the time waited, milliseconds. Never throws on its own:
    * only the caller's signal (`AbortedError`) or deadline (`DeadlineExceededError`) end a wait early.
    */

@@ -37,9 +37,22 @@ export function parseKmsArn(value: string | undefined): KmsArn | undefined {
 export class KeyFacts {
   readonly #keys: LRUCache<string, KeyInfo>;
   readonly #accounts = new Map<string, string>();
+  readonly #arns = new Map<string, KmsArn | null>();
 
   constructor(max: number) {
     this.#keys = new LRUCache({ max });
+  }
+
+  /** `parseKmsArn`, memoized: a client names the same few keys over and over. */
+  arn(value: string | undefined): KmsArn | undefined {
+    if (value === undefined) return undefined;
+    let parsed = this.#arns.get(value);
+    if (parsed === undefined) {
+      if (this.#arns.size >= 1_000) this.#arns.clear();
+      parsed = parseKmsArn(value) ?? null;
+      this.#arns.set(value, parsed);
+    }
+    return parsed ?? undefined;
   }
 
   /** What is known about the key a caller named (ARN, id, alias name or alias ARN). */

@@ -44,6 +44,8 @@ export function getSteadyKmsPlugin<
     config,
     facts: new KeyFacts(config.keySpecCacheSize),
     learnedRegion: undefined,
+    region: undefined,
+    limiters: new Map(),
   };
   const raw = isResolved(options) ? {} : options;
   const cache =

@@ -93,21 +93,31 @@ export function limiterMiddleware(plugin: PluginState) {
       if (!config.unlimited) {
         const account = state.accountId ?? 'default';
         for (const charge of state.classification.charges) {
-          const quota = config.quota(charge.pool, charge.region);
-          if (!Number.isFinite(quota)) continue;
-          const limiter = config.registry.limiter(
-            { accountId: account, region: charge.region, pool: charge.pool },
-            quota,
-            config.share(charge.pool),
-            config.limiter,
-          );
+          const id = `${account}\u0000${charge.region}\u0000${charge.pool}`;
+          let limiter = plugin.limiters.get(id);
+          if (limiter === undefined) {
+            const quota = config.quota(charge.pool, charge.region);
+            limiter = Number.isFinite(quota)
+              ? config.registry.limiter(
+                  { accountId: account, region: charge.region, pool: charge.pool },
+                  quota,
+                  config.share(charge.pool),
+                  config.limiter,
+                )
+              : null;
+            plugin.limiters.set(id, limiter);
+          }
+          if (limiter === null) continue;
           primary ??= limiter;
-          const waitMs = await limiter.acquire({
-            cost: charge.cost,
-            priority: state.priority,
-            signal: state.signal,
-            deadline: state.deadline,
-          });
+          const waitMs =
+            state.signal?.aborted !== true && limiter.tryAcquire(charge.cost)
+              ? 0
+              : await limiter.acquire({
+                  cost: charge.cost,
+                  priority: state.priority,
+                  signal: state.signal,
+                  deadline: state.deadline,
+                });
           state.waitMs += waitMs;
           if (waitMs > 0 && channels.limiterWait.hasSubscribers) {
             const message: LimiterWaitMessage = {

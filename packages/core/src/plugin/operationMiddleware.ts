@@ -31,8 +31,9 @@ import {
   type StateContext,
 } from './context.js';
 import { deadlineOf } from './deadlineSignal.js';
-import { parseKmsArn, type KeyFacts } from './KeyFacts.js';
+import type { KeyFacts } from './KeyFacts.js';
 import type { SteadyKmsResolvedConfig } from './options.js';
+import type { PoolLimiter } from '../limiter/PoolLimiter.js';
 
 let lastOperationId = 0;
 
@@ -52,6 +53,10 @@ export interface PluginState {
   readonly facts: KeyFacts;
   /** The client's region once the signing scope has shown it, when not configured. */
   learnedRegion: string | undefined;
+  /** The configured region, resolved once (a client's region does not change). */
+  region: string | undefined;
+  /** Pool limiters by account, region and pool (`null`: not paced), so a call skips the lookups. */
+  readonly limiters: Map<string, PoolLimiter | null>;
 }
 
 const REFUSALS: Record<string, string> = {
@@ -128,10 +133,10 @@ export function operationMiddleware(plugin: PluginState) {
       const operation = operationName(context);
       const input = args.input as Record<string, unknown>;
       const keyId = keyIdOf(operation, input);
-      const arn = parseKmsArn(keyId);
+      const arn = facts.arn(keyId);
       let region: string;
       let regionKnown = true;
-      if (config.region !== undefined) region = await config.region();
+      if (config.region !== undefined) region = plugin.region ??= await config.region();
       else if (plugin.learnedRegion !== undefined) region = plugin.learnedRegion;
       else {
         region = arn?.region ?? 'unknown';
@@ -139,8 +144,12 @@ export function operationMiddleware(plugin: PluginState) {
       }
       if (arn !== undefined && arn.region === region) {
         facts.learnAccount(arn.region, arn.accountId);
-        if (config.accountId === undefined)
-          config.registry.bindDefaultAccount(region, arn.accountId);
+        if (
+          config.accountId === undefined &&
+          config.registry.bindDefaultAccount(region, arn.accountId)
+        ) {
+          plugin.limiters.clear();
+        }
       }
       const accountId =
         (arn?.region === region ? arn.accountId : undefined) ??
@@ -240,11 +249,14 @@ export function operationMiddleware(plugin: PluginState) {
       const output = result.output as unknown as Record<string, unknown>;
       const learned = keyInfoFromResponse(output);
       if (learned !== undefined) facts.learnKey(learned.keyArn, learned.info, keyId);
-      const outArn = parseKmsArn(str(output['KeyId'])) ?? parseKmsArn(learned?.keyArn);
+      const outArn = facts.arn(str(output['KeyId'])) ?? facts.arn(learned?.keyArn);
       if (outArn !== undefined) {
         facts.learnAccount(outArn.region, outArn.accountId);
-        if (config.accountId === undefined) {
-          config.registry.bindDefaultAccount(outArn.region, outArn.accountId);
+        if (
+          config.accountId === undefined &&
+          config.registry.bindDefaultAccount(outArn.region, outArn.accountId)
+        ) {
+          plugin.limiters.clear();
         }
         if (state.accountId === undefined && outArn.region === state.region) {
           state.accountId = outArn.accountId;
