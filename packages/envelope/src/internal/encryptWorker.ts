@@ -1,7 +1,6 @@
 // Worker-thread entry of EncryptionWorkerPool: runs the CPU-bound half of encrypt (key derivation, framing,
 // ECDSA signing) on materials the calling thread already obtained from its keyring.
 import { parentPort } from 'node:worker_threads';
-import type { KeyObject } from 'node:crypto';
 import { SteadyKmsError } from '@steadykms/core';
 import { encryptPrepared } from '../encrypt.js';
 import { getSuite } from '../suites.js';
@@ -26,7 +25,7 @@ parentPort?.on('message', (msg: WorkerRequest) => {
           providerInfo: buf(e.providerInfo),
           encryptedDataKey: buf(e.encryptedDataKey),
         })),
-        signingKey: msg.signingKey as KeyObject | undefined,
+        signingKey: msg.signingKey,
       },
       frameLength: msg.frameLength,
       maxEdks: msg.maxEdks,
