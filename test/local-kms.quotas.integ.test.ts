@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CreateKeyCommand,
+  SignCommand,
   DisableKeyCommand,
   EnableKeyCommand,
   GenerateDataKeyCommand,
@@ -104,5 +105,44 @@ describe('local-kms quotas', () => {
       accepted: 1,
       throttled: 1,
     });
+  });
+
+  it('defaults to the current KMS table: CreateKey is 5 per second', async () => {
+    kms = await startTestKms({ clock: fakeClock() });
+    const client = kms.client();
+    expect((await burst(8, () => newKey(client))).ok).toBe(5);
+  });
+
+  it("profile '2022' with a scale: ECC Sign is 300 x 0.01 = 3 per second (current would be 10)", async () => {
+    const clock = fakeClock();
+    kms = await startTestKms({ clock, quotas: { profile: '2022', scale: 0.01 } });
+    const client = kms.client();
+    const ecc = await client.send(
+      new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }),
+    );
+    clock.advance(1000);
+    const sign = () =>
+      client.send(
+        new SignCommand({
+          KeyId: ecc.KeyMetadata!.KeyId!,
+          Message: Buffer.from('m'),
+          SigningAlgorithm: 'ECDSA_SHA_256',
+        }),
+      );
+    expect((await burst(6, sign)).ok).toBe(3);
+    expect(kms.server.stats().byPool['ecc']).toMatchObject({ accepted: 3, throttled: 3 });
+  });
+
+  it('uses real one-second windows with the default clock', async () => {
+    kms = await startTestKms({ quotas: { overrides: { symmetric: 5 } } });
+    const client = kms.client();
+    const keyId = await newKey(client);
+    const gdk = () => client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' }));
+    // 20 calls at once land in one window, or two if they straddle a second boundary.
+    const first = await burst(20, gdk);
+    expect(first.ok).toBeGreaterThanOrEqual(5);
+    expect(first.ok).toBeLessThanOrEqual(10);
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+    expect((await burst(3, gdk)).ok).toBe(3);
   });
 });
