@@ -6,10 +6,15 @@
 //   stream  256 MiB generated on the fly, 4 KiB frames, 0x0578: encrypt MB/s (output discarded) and
 //           decrypt MB/s (of a 256 MiB message read from a temp file), peak RSS growth. Each stream case runs
 //           in its own child process so RSS is its own.
+//   batch   10,000 × 4 KiB, 0x0578, AWS KMS keyring through local-kms (a child process), both with a caching
+//           materials manager (max age 5 min, 1,000 messages per data key): steadykms encryptMany with
+//           an EncryptionWorkerPool of availableParallelism() threads against the ESDK's encrypt with its
+//           NodeCachingMaterialsManager, 16 in flight.
 // Every figure is the median of ENVELOPE_BENCH_RUNS (default 3) runs.
 //
 // Environment: ENVELOPE_BENCH_RUNS, ENVELOPE_BENCH_SECONDS (per msg/s run, default 2),
-// ENVELOPE_BENCH_MIB (stream size, default 256), ENVELOPE_BENCH_CASES (msg,stream; default both).
+// ENVELOPE_BENCH_MIB (stream size, default 256), ENVELOPE_BENCH_CASES (msg,stream,batch; default all),
+// ENVELOPE_BENCH_BATCH (batch size, default 10000).
 /* global Buffer, setInterval, clearInterval */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,20 +25,36 @@ import { performance } from 'node:perf_hooks';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import {
   AlgorithmSuiteIdentifier,
   CommitmentPolicy,
+  KmsKeyringNode,
+  NodeCachingMaterialsManager,
   RawAesKeyringNode,
   RawAesWrappingSuiteIdentifier,
   buildClient,
+  getLocalCryptographicMaterialsCache,
 } from '@aws-crypto/client-node';
-import { RawAesKeyring, decrypt, decryptStream, encrypt, encryptStream } from '@steadykms/envelope';
+import { CreateKeyCommand, KMS, KMSClient } from '@aws-sdk/client-kms';
+import {
+  CachingMaterialsManager,
+  EncryptionWorkerPool,
+  KmsKeyring,
+  RawAesKeyring,
+  decrypt,
+  decryptStream,
+  encrypt,
+  encryptMany,
+  encryptStream,
+} from '@steadykms/envelope';
 
 const SELF = fileURLToPath(import.meta.url);
 const RUNS = Number(process.env.ENVELOPE_BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.ENVELOPE_BENCH_SECONDS ?? 2);
 const MIB = Number(process.env.ENVELOPE_BENCH_MIB ?? 256);
-const CASES = (process.env.ENVELOPE_BENCH_CASES ?? 'msg,stream').split(',');
+const CASES = (process.env.ENVELOPE_BENCH_CASES ?? 'msg,stream,batch').split(',');
+const BATCH = Number(process.env.ENVELOPE_BENCH_BATCH ?? 10_000);
 
 const WRAPPING_KEY = Buffer.alloc(32, 7);
 const CONTEXT = { purpose: 'bench' };
@@ -204,6 +225,104 @@ async function streamCases() {
   return rows;
 }
 
+// ---- batch case: local-kms in a child process ----
+async function startKms() {
+  const bin = fileURLToPath(new URL('../packages/local-kms/dist/bin.js', import.meta.url));
+  const child = spawn(process.execPath, [bin, '--quotas', 'off'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (d) => {
+      text += d;
+      const m = /listening on (\S+)/.exec(text);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`local-kms exited with ${code}`)));
+  });
+  return { url, close: () => child.kill('SIGTERM') };
+}
+
+const kmsConfig = (url) => ({
+  endpoint: url,
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench-secret' },
+});
+
+async function batchCases() {
+  const kms = await startKms();
+  const rows = [];
+  const pool = new EncryptionWorkerPool();
+  try {
+    const admin = new KMSClient(kmsConfig(kms.url));
+    const keyId = (await admin.send(new CreateKeyCommand({}))).KeyMetadata.Arn;
+    const items = Array.from({ length: BATCH }, () => randomBytes(4096));
+    const r = { steadykms: [], esdk: [] };
+    const esdk = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
+    const esdkKms = new KMS(kmsConfig(kms.url));
+    for (let run = 0; run < RUNS; run++) {
+      globalThis.gc?.();
+      {
+        const materialsManager = new CachingMaterialsManager({
+          keyring: new KmsKeyring({ client: admin, generatorKeyId: keyId }),
+          maxAgeMs: 300_000,
+          maxMessagesEncrypted: 1_000,
+        });
+        const t0 = performance.now();
+        let ok = 0;
+        for await (const x of encryptMany(items, {
+          materialsManager,
+          suite: 0x0578,
+          workers: pool,
+          concurrency: 64,
+          ordered: false,
+        })) {
+          if (x.ok) ok++;
+        }
+        if (ok !== BATCH) throw new Error(`steadykms batch: ${BATCH - ok} failed`);
+        r.steadykms.push(BATCH / ((performance.now() - t0) / 1000));
+        materialsManager.close();
+      }
+      globalThis.gc?.();
+      {
+        const cmm = new NodeCachingMaterialsManager({
+          backingMaterials: new KmsKeyringNode({
+            generatorKeyId: keyId,
+            clientProvider: () => esdkKms,
+          }),
+          cache: getLocalCryptographicMaterialsCache(1_000),
+          maxAge: 300_000,
+          maxMessagesEncrypted: 1_000,
+        });
+        const t0 = performance.now();
+        let next = 0;
+        const worker = async () => {
+          for (let i = next++; i < BATCH; i = next++) {
+            await esdk.encrypt(cmm, items[i], {
+              suiteId: ESDK_SUITES[0x0578],
+              plaintextLength: 4096,
+            });
+          }
+        };
+        await Promise.all(Array.from({ length: 16 }, worker));
+        r.esdk.push(BATCH / ((performance.now() - t0) / 1000));
+      }
+    }
+    rows.push([
+      `batch ${BATCH.toLocaleString('en-US')} × 4 KiB 0x0578 via local-kms, caching, msg/s (steadykms: ${pool.size} workers)`,
+      median(r.steadykms),
+      median(r.esdk),
+      r,
+    ]);
+    admin.destroy();
+    esdkKms.destroy();
+  } finally {
+    await pool.close();
+    kms.close();
+  }
+  return rows;
+}
+
 async function main() {
   console.log(
     `node ${process.version}, ${cpus().length} × ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB, load ${loadavg()
@@ -214,6 +333,7 @@ async function main() {
   const rows = [];
   if (CASES.includes('msg')) rows.push(...(await messageCases()));
   if (CASES.includes('stream')) rows.push(...(await streamCases()));
+  if (CASES.includes('batch')) rows.push(...(await batchCases()));
   console.log('| case | steadykms | @aws-crypto/client-node | ratio |');
   console.log('| --- | ---: | ---: | ---: |');
   for (const [name, a, b] of rows)
