@@ -344,4 +344,10 @@ describe('instrumentSteadyKms spans', () => {
     expect(exporter.getFinishedSpans()).toHaveLength(1);
     expect(() => instrumentSteadyKms({ maxOpenOperations: 0 })).toThrow(/maxOpenOperations/);
   });
+
+  it('projects a month even the instant counting starts', () => {
+    const h = instrument();
+    expect(h.usage().observedSeconds).toBeGreaterThan(0);
+    expect(h.estimateMonthlyCost({ keys: 1 }).totalUsd).toBe(1);
+  });
 });

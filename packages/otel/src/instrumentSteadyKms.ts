@@ -18,7 +18,8 @@ export interface SteadyKmsOtelHandle {
   usage(): KmsUsage;
   /**
    * "At this rate, this month costs...": the usage so far projected to a month with this handle's prices,
-   * plus the keys you name. See {@link estimateCost}.
+   * plus the keys you name. See {@link estimateCost}. The projection scales the window observed so far to
+   * a month, so it means something once that window is representative (minutes, not milliseconds).
    */
   estimateMonthlyCost(options?: MonthlyCostOptions): CostEstimate;
 }

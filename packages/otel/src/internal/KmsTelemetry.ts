@@ -214,7 +214,9 @@ export class KmsTelemetry {
       requests: { ...this.#requests },
       cacheHits: { ...this.#cacheHits },
       throttles: this.#throttles,
-      observedSeconds: (Date.now() - this.#since) / 1000,
+      // Never 0, which `estimateCost` rejects: a projection made the instant counting starts is
+      // meaningless but should not throw.
+      observedSeconds: Math.max(0.001, (Date.now() - this.#since) / 1000),
     };
   }
 
