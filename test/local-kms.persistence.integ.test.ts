@@ -139,6 +139,15 @@ describe('persistence with dataDir', () => {
     }
   });
 
+  it('refuses a second server on the same dataDir, and lets one in once the first has closed', async () => {
+    const dataDir = tempDir();
+    const a = await startTestKms({ dataDir, quotas: false });
+    await expect(startTestKms({ dataDir })).rejects.toThrow(/already open|in use/);
+    await a.close();
+    const b = await startTestKms({ dataDir, quotas: false });
+    await b.close();
+  });
+
   it('ignores a torn last journal line (written but never acknowledged)', async () => {
     const dataDir = tempDir();
     const a = await startTestKms({ dataDir, quotas: false });
@@ -256,6 +265,8 @@ describe('kill -9', () => {
       );
       expect(Buffer.from(d.Plaintext!).toString()).toBe(c.plaintext);
     }
+    // The killed server's lock was taken over; the live child's lock keeps this process out.
+    await expect(startTestKms({ dataDir })).rejects.toThrow(/in use by process/);
     after.destroy();
     second.child.kill('SIGTERM');
   });

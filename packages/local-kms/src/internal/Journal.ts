@@ -7,6 +7,7 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  rmSync,
   writeSync,
 } from 'node:fs';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
@@ -91,6 +92,7 @@ export interface StoredAlias {
 export const MASTER_KEY_ENV = 'LOCAL_KMS_MASTER_KEY';
 
 const SNAPSHOT = 'state.json';
+const LOCK = 'lock';
 const JOURNAL = 'journal.jsonl';
 const MASTER_FILE = 'master.key';
 
@@ -170,6 +172,50 @@ interface Snapshot {
   readonly aliases: StoredAlias[];
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes `dir/lock` for this process: two servers appending to one journal would corrupt it. A lock
+ * left by a process that is gone (killed with `kill -9`) is taken over.
+ */
+/** Data directories open in this process (the pid in a lock file cannot tell two of ours apart). */
+const openHere = new Set<string>();
+
+function lock(dir: string): void {
+  const path = join(dir, LOCK);
+  if (openHere.has(path)) throw new Error(`local-kms: ${dir} is already open in this process`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      openHere.add(path);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = Number(readFileSync(path, 'utf8').trim());
+      if (Number.isInteger(holder) && holder > 0 && alive(holder)) {
+        throw new Error(`local-kms: ${dir} is in use by process ${holder}`);
+      }
+      rmSync(path, { force: true });
+    }
+  }
+  throw new Error(`local-kms: could not lock ${dir}`);
+}
+
+function unlock(dir: string): void {
+  const path = join(dir, LOCK);
+  openHere.delete(path);
+  rmSync(path, { force: true });
+}
+
 /** The state read back from disk. */
 export interface LoadedState {
   readonly keys: StoredKey[];
@@ -238,27 +284,33 @@ export class Journal {
     compactEvery = 10_000,
   ): { journal: Journal; state: LoadedState } {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const keys = new Map<string, StoredKey>();
-    const aliases = new Map<string, StoredAlias>();
-    const snapPath = join(dir, SNAPSHOT);
-    if (existsSync(snapPath)) {
-      const snap = JSON.parse(readFileSync(snapPath, 'utf8')) as Snapshot;
-      if (snap.format !== 1) throw new Error(`local-kms: ${snapPath} has an unknown format`);
-      for (const k of snap.keys) keys.set(`${k.region}/${k.id}`, k);
-      for (const a of snap.aliases) aliases.set(`${a.region}/${a.name}`, a);
-    }
-    const journalPath = join(dir, JOURNAL);
-    if (existsSync(journalPath)) {
-      for (const r of parseJournal(readFileSync(journalPath, 'utf8'), journalPath)) {
-        if (r.t === 'key') keys.set(`${r.key.region}/${r.key.id}`, r.key);
-        else if (r.t === 'alias') aliases.set(`${r.alias.region}/${r.alias.name}`, r.alias);
-        else aliases.delete(`${r.region}/${r.name}`);
+    lock(dir);
+    try {
+      const keys = new Map<string, StoredKey>();
+      const aliases = new Map<string, StoredAlias>();
+      const snapPath = join(dir, SNAPSHOT);
+      if (existsSync(snapPath)) {
+        const snap = JSON.parse(readFileSync(snapPath, 'utf8')) as Snapshot;
+        if (snap.format !== 1) throw new Error(`local-kms: ${snapPath} has an unknown format`);
+        for (const k of snap.keys) keys.set(`${k.region}/${k.id}`, k);
+        for (const a of snap.aliases) aliases.set(`${a.region}/${a.name}`, a);
       }
+      const journalPath = join(dir, JOURNAL);
+      if (existsSync(journalPath)) {
+        for (const r of parseJournal(readFileSync(journalPath, 'utf8'), journalPath)) {
+          if (r.t === 'key') keys.set(`${r.key.region}/${r.key.id}`, r.key);
+          else if (r.t === 'alias') aliases.set(`${r.alias.region}/${r.alias.name}`, r.alias);
+          else aliases.delete(`${r.region}/${r.name}`);
+        }
+      }
+      const state = compact({ keys: [...keys.values()], aliases: [...aliases.values()] });
+      const journal = new Journal(dir, openSync(journalPath, 'a', 0o600), compactEvery);
+      journal.#rewrite(state);
+      return { journal, state };
+    } catch (e) {
+      unlock(dir);
+      throw e;
     }
-    const state = compact({ keys: [...keys.values()], aliases: [...aliases.values()] });
-    const journal = new Journal(dir, openSync(journalPath, 'a', 0o600), compactEvery);
-    journal.#rewrite(state);
-    return { journal, state };
   }
 
   /** Appends one record and flushes it to disk before returning. */
@@ -279,8 +331,11 @@ export class Journal {
     }
   }
 
+  /** Closes the journal and releases the directory's lock. */
   close(): void {
-    if (this.#fd !== undefined) closeSync(this.#fd);
+    if (this.#fd === undefined) return;
+    closeSync(this.#fd);
     this.#fd = undefined;
+    unlock(this.dir);
   }
 }

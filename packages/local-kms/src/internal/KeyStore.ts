@@ -62,7 +62,13 @@ export class KeyStore {
     const { journal, state } = Journal.open(dataDir, (s) => this.#compact(s), compactEvery);
     this.#journal = journal;
     journal.compactFrom(() => this.#compact(this.#snapshot()));
-    for (const k of state.keys) this.#region(k.region).keys.set(k.id, this.#load(k));
+    try {
+      for (const k of state.keys) this.#region(k.region).keys.set(k.id, this.#load(k));
+    } catch (e) {
+      // Wrong master key: release the directory so a corrected start can take it.
+      journal.close();
+      throw e;
+    }
     for (const a of state.aliases) {
       this.#region(a.region).aliases.set(a.name, {
         stored: a,
