@@ -24,6 +24,7 @@ import {
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
 import {
+  DataKeyCache,
   getDecryptCachePlugin,
   withSteadyKms,
   type CacheMiddlewareOptions,
@@ -138,6 +139,12 @@ function histogram(m: MetricData | undefined): { count: number; sum: number } {
 }
 
 const PRICE = 0.03 / 10_000;
+
+interface DataKeyValue {
+  readonly plaintext: Uint8Array;
+  readonly ciphertextBlob: Uint8Array;
+  readonly keyId: string;
+}
 
 describe('otel end to end: spans', () => {
   it('makes one CLIENT span per call, child of the caller span, with the audit attributes', async () => {
@@ -357,6 +364,44 @@ describe('otel end to end: caches', () => {
     expect(sum(m.get('steadykms.kms.requests'))).toBe(1);
     expect(sum(m.get('steadykms.cache.hits'), { 'steadykms.cache.result': 'coalesced' })).toBe(4);
     expect(sum(m.get('steadykms.kms.cost.saved'))).toBeCloseTo(4 * PRICE, 12);
+  });
+});
+
+describe('otel end to end: data-key cache', () => {
+  it('counts GenerateDataKey calls the data-key cache avoided, and what they would have cost', async () => {
+    kms = await startTestKms({ quotas: false });
+    const arn = await newKey(kms);
+    kms.server.resetStats();
+    const client = steadyClient(kms);
+    const cache = new DataKeyCache<DataKeyValue>({
+      maxEntries: 10,
+      maxAgeMs: 60_000,
+      maxMessages: 100,
+    });
+    instrument();
+    const load = async (): Promise<DataKeyValue> => {
+      const out = await client.send(new GenerateDataKeyCommand({ KeyId: arn, KeySpec: 'AES_256' }));
+      return { plaintext: out.Plaintext!, ciphertextBlob: out.CiphertextBlob!, keyId: out.KeyId! };
+    };
+    const key = { keyId: arn, encryptionContext: { purpose: 'dk' }, keySpec: 'AES_256' };
+    // Two concurrent first uses share one load (one miss, one join), then three hits.
+    await Promise.all([0, 1].map(() => cache.use(key, { bytes: 1 }, load, () => undefined)));
+    for (let i = 0; i < 3; i++) await cache.use(key, { bytes: 1 }, load, () => undefined);
+    cache.close();
+
+    expect(kms.server.stats().total.accepted).toBe(1);
+    const m = await collect();
+    expect(sum(m.get('steadykms.kms.requests'))).toBe(1);
+    expect(sum(m.get('steadykms.cache.hits'), { 'steadykms.cache.name': 'data-key' })).toBe(4);
+    expect(
+      sum(m.get('steadykms.cache.hits'), {
+        'steadykms.cache.name': 'data-key',
+        'steadykms.cache.result': 'coalesced',
+      }),
+    ).toBe(1);
+    expect(sum(m.get('steadykms.kms.cost.saved'))).toBeCloseTo(4 * PRICE, 12);
+    expect(otel!.usage().cacheHits.standard).toBe(4);
+    expect(kmsSpans().map((x) => x.name)).toEqual(['KMS.GenerateDataKey']);
   });
 });
 
