@@ -119,4 +119,34 @@ describe('PoolLimiter adaptive pacing (fake clock)', () => {
     await clock.advance(20_000);
     expect(limiter.rate()).toBe(50);
   });
+
+  it('holds only to the end of the window the throttled attempt was sent in', async () => {
+    const clock = new FakeClock(1_000_900);
+    const limiter = new PoolLimiter(
+      { accountId: 'a', region: 'r', pool: 'symmetric' },
+      100,
+      1,
+      clock,
+      clock.sleep,
+      { headroom: 0 },
+    );
+    await limiter.acquire({});
+    const sentAt = clock.now();
+    // The throttle is processed 150 ms later, in the next window: that window is not spent.
+    await clock.advance(150);
+    limiter.onThrottle(sentAt);
+    const t0 = clock.now();
+    const p = limiter.acquire({}).then(() => clock.now() - t0);
+    await clock.advance(100);
+    expect(await p).toBe(0);
+    // A throttle processed in the window it was sent in holds the pool to that window's end.
+    const sent2 = clock.now();
+    await limiter.acquire({}); // granted at once: the previous grant was 250 ms ago
+    await clock.advance(10);
+    limiter.onThrottle(sent2);
+    const t1 = clock.now();
+    const q = limiter.acquire({}).then(() => clock.now() - t1);
+    await clock.advance(1_000);
+    expect(await q).toBe(1_002_000 - t1);
+  });
 });

@@ -156,7 +156,7 @@ export class PoolLimiter {
 
   /**
    * KMS throttled an attempt granted at `grantedAt`. With the `window` hold, pauses the pool until the
-   * next one-second boundary, and lowers the rate when a throttle follows an earlier reaction within
+   * end of the one-second window that attempt was sent in, and lowers the rate when a throttle follows an earlier reaction within
    * two seconds (a lone throttle is jitter at the window edge, not a lower quota). Throttles of
    * attempts granted before the last reaction are echoes of the same overload and are ignored. With
    * `none`, lowers the rate at most once a second. Returns the rate now in force.
@@ -174,7 +174,9 @@ export class PoolLimiter {
     // the hold, is throttled too: the quota really is lower than we pace to.
     const confirmed = now - this.#reactedAt <= 2000;
     this.#reactedAt = now;
-    this.#bucket.holdUntil(Math.floor(now / 1000) * 1000 + 1000);
+    // The window that is spent is the one the attempt was sent in; its answer may arrive (or be
+    // processed by a busy event loop) after that window ended, and then there is nothing to hold.
+    this.#bucket.holdUntil(Math.floor(grantedAt / 1000) * 1000 + 1000);
     return confirmed ? this.#decrease(now) : this.#rate.rate(now);
   }
 
