@@ -141,6 +141,8 @@ class Entry<V> {
   detached = false;
   zeroed = false;
   refreshing = false;
+  /** After a failed renewal, clock time before which no hit starts another. */
+  refreshRetryAt = 0;
   leaveReason: LeaveReason | undefined = undefined;
   constructor(
     readonly value: V,
@@ -162,8 +164,10 @@ interface Flight<V> {
   readonly waiters: Waiter<V>[];
   readonly load: () => Promise<V>;
   readonly keyId: string;
-  /** `clear()` bumps the cache's epoch; a load begun before it is not installed. */
-  readonly epoch: number;
+  /** The entry this load renews (refresh-ahead), so a failed renewal can be retried. */
+  readonly refreshOf: Entry<V> | undefined;
+  /** Cleared by `delete()` and `clear()`: the load still answers its waiters but is not installed. */
+  cacheable: boolean;
 }
 
 function defaultZero(value: unknown): void {
@@ -172,6 +176,13 @@ function defaultZero(value: unknown): void {
     const p = (value as { plaintext?: unknown }).plaintext;
     if (p instanceof Uint8Array) p.fill(0);
   }
+}
+
+function checkKey(key: DataKeyCacheKey): void {
+  needs(
+    typeof key === 'object' && key !== null && typeof key.keyId === 'string',
+    'DataKeyCache: key.keyId must be a string',
+  );
 }
 
 function checkInteger(name: string, value: unknown, min: number, max: number, why = ''): number {
@@ -216,7 +227,6 @@ export class DataKeyCache<V = DataKey> {
   readonly #zero: (value: V) => void;
   readonly #clock: Clock;
   readonly #stopSweep: () => void;
-  #epoch = 0;
   #hits = 0;
   #misses = 0;
   #coalesced = 0;
@@ -265,6 +275,13 @@ export class DataKeyCache<V = DataKey> {
       'DataKeyCache: zero must be a function',
     );
     this.#zero = zero ?? defaultZero;
+    needs(
+      options.clock === undefined ||
+        (typeof options.clock === 'object' &&
+          options.clock !== null &&
+          typeof options.clock.now === 'function'),
+      'DataKeyCache: clock must be an object with a now() method returning milliseconds',
+    );
     this.#clock = options.clock ?? monotonicClock;
     this.#lru = new LRUCache<string, Entry<V>>({
       max: this.maxEntries,
@@ -294,8 +311,15 @@ export class DataKeyCache<V = DataKey> {
     load: () => Promise<V>,
     options?: DataKeyGetOptions,
   ): Promise<DataKeyLease<V>> {
-    const u = this.#usage(usage);
-    needs(typeof load === 'function', 'DataKeyCache: load must be a function');
+    let u: Usage;
+    try {
+      checkKey(key);
+      u = this.#usage(usage);
+      needs(typeof load === 'function', 'DataKeyCache: load must be a function');
+    } catch (e) {
+      // A promise-returning method reports bad arguments as a rejection, never a synchronous throw.
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const opId = options?.operationId;
@@ -326,21 +350,36 @@ export class DataKeyCache<V = DataKey> {
 
   /** A lease on a valid cached entry that can afford `usage`, or `undefined`. Never loads. */
   get(key: DataKeyCacheKey, usage: DataKeyUsage): DataKeyLease<V> | undefined {
+    checkKey(key);
     return this.#lookup(dataKeyCacheId(key), this.#usage(usage), undefined, undefined);
   }
 
-  /** Removes the entry for `key` (zeroed once unleased). Returns whether there was one. */
+  /**
+   * Removes the entry for `key` (zeroed once unleased). Returns whether there was one. A load for `key`
+   * already in flight (a miss or a renewal) still answers the callers waiting on it but is not cached,
+   * so nothing loaded before the delete is handed out to a caller who arrives after it.
+   */
   delete(key: DataKeyCacheKey): boolean {
+    checkKey(key);
     const id = dataKeyCacheId(key);
+    const flight = this.#flights.get(id);
+    if (flight !== undefined) {
+      flight.cacheable = false;
+      this.#flights.delete(id);
+    }
     const entry = this.#lru.peek(id);
     if (entry === undefined) return false;
     this.#remove(id, entry, 'delete');
     return true;
   }
 
-  /** Removes every entry; loads already in flight still answer their callers but are not cached. */
+  /**
+   * Removes every entry; loads already in flight still answer the callers waiting on them but are not
+   * cached, and callers arriving after `clear()` do not join them.
+   */
   clear(): void {
-    this.#epoch++;
+    for (const flight of this.#flights.values()) flight.cacheable = false;
+    this.#flights.clear();
     this.#lru.clear();
   }
 
@@ -415,7 +454,8 @@ export class DataKeyCache<V = DataKey> {
   ): DataKeyLease<V> | undefined {
     const entry = this.#lru.get(id);
     if (entry === undefined) return undefined;
-    const age = this.#clock.now() - entry.createdAt;
+    const now = this.#clock.now();
+    const age = now - entry.createdAt;
     if (age >= this.maxAgeMs) {
       this.#remove(id, entry, 'maxAge', opId);
       return undefined;
@@ -437,12 +477,13 @@ export class DataKeyCache<V = DataKey> {
       this.refreshAheadMs > 0 &&
       !entry.refreshing &&
       age >= this.maxAgeMs - this.refreshAheadMs &&
+      now >= entry.refreshRetryAt &&
       !this.#flights.has(id)
     ) {
       entry.refreshing = true;
       this.#refreshes++;
       publishCache('data-key', 'refresh', undefined, opId, entry.keyId, undefined);
-      this.#startFlight(id, entry.keyId, load);
+      this.#startFlight(id, entry.keyId, load, entry);
     }
     return lease;
   }
@@ -489,8 +530,8 @@ export class DataKeyCache<V = DataKey> {
     });
   }
 
-  #startFlight(id: string, keyId: string, load: () => Promise<V>): Flight<V> {
-    const flight: Flight<V> = { waiters: [], load, keyId, epoch: this.#epoch };
+  #startFlight(id: string, keyId: string, load: () => Promise<V>, refreshOf?: Entry<V>): Flight<V> {
+    const flight: Flight<V> = { waiters: [], load, keyId, refreshOf, cacheable: true };
     this.#flights.set(id, flight);
     this.#loads++;
     (async () => load())().then(
@@ -513,7 +554,7 @@ export class DataKeyCache<V = DataKey> {
       w.resolve(this.#lease(entry, w.source));
     }
     const spent = this.#spent(entry);
-    if (flight.epoch === this.#epoch && spent === undefined) {
+    if (flight.cacheable && spent === undefined) {
       // Replaces (and disposes) the entry being refreshed, if any.
       this.#lru.set(id, entry);
     } else {
@@ -529,6 +570,14 @@ export class DataKeyCache<V = DataKey> {
 
   #fail(id: string, flight: Flight<V>, e: unknown): void {
     if (this.#flights.get(id) === flight) this.#flights.delete(id);
+    const renewed = flight.refreshOf;
+    if (renewed !== undefined) {
+      // A failed renewal (a throttle, say) must not leave the entry to expire under its callers: a later
+      // hit retries, but not before a quarter of the refresh window has passed, so a failing KMS is not
+      // asked again on every hit.
+      renewed.refreshing = false;
+      renewed.refreshRetryAt = this.#clock.now() + this.refreshAheadMs / 4;
+    }
     for (const w of flight.waiters) {
       if (w.done) continue;
       w.done = true;

@@ -86,6 +86,13 @@ export class DecryptCache {
       typeof sweep === 'number' && Number.isFinite(sweep) && sweep >= 0,
       'decryptCache.sweepIntervalMs must be a finite number of milliseconds, 0 to disable',
     );
+    needs(
+      options.clock === undefined ||
+        (typeof options.clock === 'object' &&
+          options.clock !== null &&
+          typeof options.clock.now === 'function'),
+      'decryptCache.clock must be an object with a now() method returning milliseconds',
+    );
     this.ttlMs = options.ttlMs;
     this.maxEntries = options.maxEntries;
     this.#clock = options.clock ?? monotonicClock;
