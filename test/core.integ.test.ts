@@ -51,9 +51,17 @@ describe('steadykms against local-kms over HTTP', () => {
     kms = await startTestKms({ quotas: { overrides: { symmetric: 50 } } });
     const bare = kms.client(); // maxAttempts 1: each throttle surfaces at once
     const keyId = await keyOf(bare);
-    // Without the plugin the same load is throttled and some throttles reach the caller.
-    const without = await hammer(bare, keyId, 64, 1_000);
-    expect(without.errors.some((e) => (e as Error).name === 'ThrottlingException')).toBe(true);
+    // Without the plugin a burst of 150 calls is throttled and the throttles reach the caller.
+    const without = await Promise.allSettled(
+      Array.from({ length: 150 }, () =>
+        bare.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' })),
+      ),
+    );
+    expect(
+      without.some(
+        (r) => r.status === 'rejected' && (r.reason as Error).name === 'ThrottlingException',
+      ),
+    ).toBe(true);
     await new Promise((r) => setTimeout(r, 1_000)); // let that second's window pass
     kms.server.resetStats();
 
@@ -61,7 +69,8 @@ describe('steadykms against local-kms over HTTP', () => {
     const { ok, errors } = await hammer(client, keyId, 64, 3_000);
     expect(errors.filter((e) => ThrottledError.is(e))).toEqual([]);
     expect(errors).toEqual([]);
-    expect(ok).toBeGreaterThanOrEqual(100); // about 150 on an idle machine
+    // About 150 on an idle machine; far fewer when the shared machine starves the process of CPU.
+    expect(ok).toBeGreaterThanOrEqual(60);
     const { total } = kms.server.stats();
     expect(total.throttled).toBeLessThanOrEqual(
       Math.ceil(0.02 * (total.accepted + total.throttled)),
