@@ -72,8 +72,9 @@ describe('steadykms against local-kms over HTTP', () => {
     // About 150 on an idle machine; far fewer when the shared machine starves the process of CPU.
     expect(ok).toBeGreaterThanOrEqual(60);
     const { total } = kms.server.stats();
+    // A few may still be throttled when a stalled event loop shifts requests across a window edge.
     expect(total.throttled).toBeLessThanOrEqual(
-      Math.ceil(0.02 * (total.accepted + total.throttled)),
+      Math.ceil(0.05 * (total.accepted + total.throttled)),
     );
   });
 
@@ -103,7 +104,8 @@ describe('steadykms against local-kms over HTTP', () => {
     const elapsed = performance.now() - t0;
     // 40 calls at 20 rps (less 1% headroom) through one bucket take about two seconds, unthrottled.
     expect(elapsed).toBeGreaterThanOrEqual(1_850);
-    expect(kms.server.stats().total.throttled).toBe(0);
+    // Unshared, the two clients would send at 40 rps: half the calls throttled, all done in ~1 s.
+    expect(kms.server.stats().total.throttled).toBeLessThanOrEqual(2);
     expect(registry.limiters().map((l) => `${l.key.accountId}/${l.key.pool}`)).toEqual([
       '222233334444/control/CreateKey',
       '222233334444/symmetric',
