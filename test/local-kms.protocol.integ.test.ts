@@ -10,7 +10,8 @@ const AUTH =
   'AWS4-HMAC-SHA256 Credential=AKID/20261128/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=00';
 
 beforeAll(async () => {
-  kms = await startTestKms({ quotas: false });
+  // Audit on, so random inputs also go through the audit record builder.
+  kms = await startTestKms({ quotas: false, auditLog: true, hotKeyStateChanges: 1000 });
   keyId = (await kms.client().send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
 });
 afterAll(() => kms.close());

@@ -413,7 +413,17 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
         const q = url.indexOf('?');
         const path = q < 0 ? url : url.slice(0, q);
         adminRoute({ stats, faults, audit }, req, res, path, q < 0 ? '' : url.slice(q + 1), body);
-      } else handle(req, res, body);
+      } else {
+        try {
+          handle(req, res, body);
+        } catch (e) {
+          // A bug outside the handlers (classification, stats...): answer instead of crashing.
+          console.error('local-kms: internal error', e);
+          if (!res.headersSent) {
+            sendError(res, new KmsError('KMSInternalException', INTERNAL_MESSAGE, 500));
+          }
+        }
+      }
     });
     req.on('error', () => {
       res.destroy();
