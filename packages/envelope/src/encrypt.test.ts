@@ -9,7 +9,9 @@ import {
   decrypt,
   encrypt,
   parseHeader,
+  DefaultMaterialsManager,
   type EncryptSuiteId,
+  type MaterialsManager,
 } from './index.js';
 
 const keyring = new RawAesKeyring({
@@ -175,6 +177,22 @@ describe('encrypt and decrypt options', () => {
         ),
       ),
     ).toBe(true);
+  });
+
+  it('an unsigned message whose context carries a signing public key is refused', async () => {
+    const inner = new DefaultMaterialsManager(keyring);
+    const sneaky: MaterialsManager = {
+      getEncryptionMaterials: async (req) => {
+        const m = await inner.getEncryptionMaterials(req);
+        return {
+          ...m,
+          encryptionContext: { ...m.encryptionContext, 'aws-crypto-public-key': 'AAAA' },
+        };
+      },
+      decryptMaterials: (req) => inner.decryptMaterials(req),
+    };
+    const { ciphertext } = await encrypt('x', { materialsManager: sneaky, suite: 0x0478 });
+    expect(DecryptionError.is(await rejection(decrypt(ciphertext, { keyring })))).toBe(true);
   });
 
   it('strings are encrypted as UTF-8 and base64 strings decrypt', async () => {

@@ -122,6 +122,12 @@ export class DefaultMaterialsManager implements MaterialsManager {
       if (pub === undefined)
         throw decryptionError('signed message without a public key in its encryption context');
       verification = verificationKey(suite, pub);
+    } else if (Object.prototype.hasOwnProperty.call(stored, PUBLIC_KEY_CONTEXT_KEY)) {
+      //= aws-encryption-sdk-specification/framework/default-cmm.md#decrypt-materials
+      //# If the algorithm suite does not contain a signing algorithm but the encryption context includes the reserved aws-crypto-public-key key, the operation MUST fail.
+      throw decryptionError(
+        'unsigned message carries a signing public key in its encryption context',
+      );
     }
     const materials: DecryptionMaterials = {
       suite,
