@@ -119,7 +119,7 @@ describe('GetPublicKey and DescribeKey coalescing over HTTP', () => {
   });
 
   it('lets the caller running a shared DescribeKey abort while the others get their answer', async () => {
-    const { k, admin } = await start({ DescribeKey: 300 });
+    const { k, admin } = await start({ DescribeKey: 800 });
     const keyId = await symmetricKey(admin);
     k.server.resetStats();
     const client = withCache(k, { coalesce: true });

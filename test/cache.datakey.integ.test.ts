@@ -49,10 +49,12 @@ describe('DataKeyCache over HTTP', () => {
 
   it('renews a hot entry ahead of expiry so no caller after the first waits for KMS', async () => {
     const { client, keyId, generated } = await setUp(20);
-    cache = new DataKeyCache({ maxEntries: 10, maxAgeMs: 600, refreshAheadMs: 450 });
+    // A wide window (700 of 900 ms) so a renewal lands in time even when this loaded machine
+    // deschedules the process for a few hundred milliseconds.
+    cache = new DataKeyCache({ maxEntries: 10, maxAgeMs: 900, refreshAheadMs: 700 });
     const load = loader(client, keyId);
     const sources: string[] = [];
-    const end = performance.now() + 1_500;
+    const end = performance.now() + 2_000;
     while (performance.now() < end) {
       const lease = await cache.getOrLoad({ keyId }, { bytes: 1 }, load);
       sources.push(lease.source);
@@ -61,8 +63,12 @@ describe('DataKeyCache over HTTP', () => {
     }
     expect(sources[0]).toBe('miss');
     expect(sources.slice(1).every((s) => s === 'hit')).toBe(true);
-    // 1.5 s of 600 ms entries: without renewals they would have expired twice.
+    // 2 s of 900 ms entries: without renewals they would have expired twice.
     expect(generated()).toBeGreaterThanOrEqual(3);
-    expect(cache.stats().refreshes).toBe(generated() - 1);
+    // Every load after the first was a renewal, none an expiry miss. (Compared with the cache's own
+    // count of loads: the server's count can lag by a renewal still in flight when the loop ends.)
+    const { loads, refreshes } = cache.stats();
+    expect(refreshes).toBe(loads - 1);
+    expect(generated()).toBeLessThanOrEqual(loads);
   });
 });
