@@ -7,7 +7,8 @@
 
 /**
  * `rpc.system`: the RPC system. We set `aws-api`, as `@opentelemetry/instrumentation-aws-sdk` does, so
- * KMS spans from both instrumentations group together.
+ * KMS spans from both instrumentations group together. Its stable successor `rpc.system.name` has no value
+ * for AWS APIs yet (only `grpc`, `dubbo`...), so it is not set.
  */
 export const ATTR_RPC_SYSTEM = 'rpc.system' as const;
 
