@@ -99,6 +99,8 @@ export class DecryptTransform extends Transform {
     const buf = this.#buf;
     let off = 0;
     const signed = s.header.suite.signature !== undefined;
+    // Frames consumed in this call are hashed in one update rather than one per frame.
+    const bodyStart = off;
     while (this.#state === 'body') {
       const f =
         s.header.contentType === 2
@@ -106,7 +108,6 @@ export class DecryptTransform extends Transform {
           : parseNonFramedBody(buf, off);
       if (!f) break;
       const pt = s.decryptFrame(f);
-      this.#verifier?.update(buf.subarray(off, off + f.length));
       off += f.length;
       if (f.final) {
         //= aws-encryption-sdk-specification/client-apis/decrypt.md#decrypt-the-message-body
@@ -122,6 +123,7 @@ export class DecryptTransform extends Transform {
         this.push(pt);
       }
     }
+    if (off > bodyStart) this.#verifier?.update(buf.subarray(bodyStart, off));
     if (this.#state === 'footer') {
       const footer = parseFooter(buf, off);
       if (footer) {
