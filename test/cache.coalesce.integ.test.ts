@@ -6,10 +6,13 @@ import {
   GetPublicKeyCommand,
   type KMSClient,
 } from '@aws-sdk/client-kms';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import {
+  CHANNEL_NAMES,
   getDecryptCachePlugin,
   getSteadyKmsPlugin,
   InvalidOptionError,
+  type CacheMessage,
   type CacheMiddlewareOptions,
 } from '@steadykms/core';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -82,6 +85,29 @@ describe('GetPublicKey and DescribeKey coalescing over HTTP', () => {
     // Coalescing is not caching: a call after the shared one settled makes its own request.
     await client.send(new GetPublicKeyCommand({ KeyId: keyId }));
     expect(requests(k, 'GetPublicKey')).toBe(2);
+  });
+
+  it('publishes one coalesce miss and the coalesced waits, with identifiers only', async () => {
+    const { k, admin } = await start({ GetPublicKey: 100 });
+    const keyId = await rsaKey(admin);
+    const client = withCache(k, { coalesce: true });
+    const seen: CacheMessage[] = [];
+    const listener = (m: unknown) => seen.push(m as CacheMessage);
+    subscribe(CHANNEL_NAMES.cache, listener);
+    let outs;
+    try {
+      outs = await Promise.all(
+        Array.from({ length: 4 }, () => client.send(new GetPublicKeyCommand({ KeyId: keyId }))),
+      );
+    } finally {
+      unsubscribe(CHANNEL_NAMES.cache, listener);
+    }
+    expect(seen.map((m) => `${m.cache}:${m.event}:${m.operation}:${m.keyId}`)).toEqual([
+      `coalesce:miss:GetPublicKey:${keyId}`,
+      ...Array<string>(3).fill(`coalesce:coalesced:GetPublicKey:${keyId}`),
+    ]);
+    const text = JSON.stringify(seen);
+    expect(text).not.toContain(Buffer.from(outs[0]!.PublicKey!).toString('base64'));
   });
 
   it('keeps operations, key ids and grant tokens apart', async () => {

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { DecryptCommandOutput } from '@aws-sdk/client-kms';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../errors.js';
+import { CHANNEL_NAMES, type CacheMessage } from '../events/channels.js';
 import { DecryptCache } from './DecryptCache.js';
 
 function clock(start = 5_000) {
@@ -101,5 +103,55 @@ describe('DecryptCache', () => {
     expect(() => new DecryptCache({ ttlMs: 1, maxEntries: 0 })).toThrow(InvalidOptionError);
     // @ts-expect-error both limits are required: an unbounded Decrypt cache does not compile
     expect(() => new DecryptCache({ ttlMs: 1 })).toThrow(/maxEntries/);
+  });
+
+  it('publishes evictions and expiries with their reason and identifiers only', () => {
+    const seen: CacheMessage[] = [];
+    const listener = (m: unknown) => seen.push(m as CacheMessage);
+    subscribe(CHANNEL_NAMES.cache, listener);
+    try {
+      const t = clock();
+      const c = make({ ttlMs: 1_000, maxEntries: 1, clock: t });
+      const outputs = [output(), output(), output()];
+      const secrets = outputs.map((o) => Buffer.from(o.Plaintext!));
+      c.set('a', outputs[0]!);
+      c.set('b', outputs[1]!); // evicts a: capacity
+      c.set('b', outputs[2]!); // replaces b
+      c.delete('b');
+      c.set('c', outputs[0]!);
+      t.advance(1_000);
+      expect(c.get('c', 42)).toBeUndefined(); // expires, attributed to operation 42
+      expect(seen.map((m) => `${m.cache}:${m.event}:${m.reason ?? ''}`)).toEqual([
+        'decrypt:evict:capacity',
+        'decrypt:evict:replaced',
+        'decrypt:evict:delete',
+        'decrypt:expire:maxAge',
+      ]);
+      expect(seen.at(-1)).toMatchObject({ operation: 'Decrypt', operationId: 42 });
+      const text = JSON.stringify(seen);
+      for (const b of secrets) expect(text).not.toContain(b.toString('base64'));
+    } finally {
+      unsubscribe(CHANNEL_NAMES.cache, listener);
+    }
+  });
+
+  it('rejects a negative or non-finite ttl and a clock without now(), naming the option', () => {
+    const bad: [string, () => unknown][] = [
+      ['ttlMs', () => new DecryptCache({ ttlMs: -5, maxEntries: 1 })],
+      ['ttlMs', () => new DecryptCache({ ttlMs: Infinity, maxEntries: 1 })],
+      ['maxEntries', () => new DecryptCache({ ttlMs: 1, maxEntries: 2 ** 31 })],
+      ['sweepIntervalMs', () => new DecryptCache({ ttlMs: 1, maxEntries: 1, sweepIntervalMs: -1 })],
+      ['clock', () => new DecryptCache({ ttlMs: 1, maxEntries: 1, clock: { now: 5 } as never })],
+    ];
+    for (const [name, f] of bad) {
+      let err: unknown;
+      try {
+        f();
+      } catch (e) {
+        err = e;
+      }
+      expect(InvalidOptionError.is(err), name).toBe(true);
+      expect((err as Error).message, name).toContain(name);
+    }
   });
 });
