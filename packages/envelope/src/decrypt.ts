@@ -38,7 +38,9 @@ export async function decrypt(
   const buf = toBytes(ciphertext, 'base64');
   const parsed = parseHeader(buf, 0, o.maxEdks);
   if (!parsed) throw formatError('message is truncated in the header');
-  const s = await DecryptSession.start(parsed, o);
+  const s = await DecryptSession.start(parsed, o).catch((e: unknown) => {
+    throw wrapUnexpected(e);
+  });
   const parts: Buffer[] = [];
   let total = 0;
   try {

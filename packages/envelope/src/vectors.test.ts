@@ -119,6 +119,31 @@ describe('ESDK decrypt vectors', () => {
     results.set(caseId(c), 'pass');
   });
 
+  //= aws-encryption-sdk-specification/client-apis/decrypt.md#get-the-decryption-materials
+  //# If the parsed algorithm suite ID is not supported by the commitment policy configured in the client decrypt MUST yield an error.
+  it('If the parsed algorithm suite ID is not supported by the commitment policy configured in the client decrypt MUST yield an error.', async () => {
+    const c = index.cases.find(
+      (x) =>
+        x.expect === 'success' &&
+        x.suite === '0178' &&
+        x.keyrings.every((k) => k.type === 'raw-aes'),
+    );
+    if (!c) throw new Error('no v1 case');
+    const ct = readFileSync(join(DIR, c.ciphertext));
+    const e = await decrypt(ct, { keyring: keyringFor(c) }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(DecryptionError.is(e)).toBe(true);
+    expect((e as Error).message).toMatch(/commitment policy/);
+    // The same message decrypts under a policy that allows legacy suites.
+    const r = await decrypt(ct, {
+      keyring: keyringFor(c),
+      commitmentPolicy: 'FORBID_ENCRYPT_ALLOW_DECRYPT',
+    });
+    expect(r.suiteId).toBe(0x0178);
+  });
+
   it('the cases that cannot pass on this Node.js are exactly the known list', () => {
     // Each known failure uses only RSA PKCS#1 v1.5 keys that Node refuses to use for decryption.
     for (const id of known) {
