@@ -4,3 +4,4 @@ export type { Counts, LocalKmsStats } from './internal/Stats.js';
 export type { AuditEvent } from './internal/AuditLog.js';
 export { MASTER_KEY_ENV } from './internal/Journal.js';
 export { THROTTLE_MESSAGE } from './internal/errors.js';
+export type { StrictCredential } from './internal/sigv4.js';

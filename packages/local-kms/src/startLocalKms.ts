@@ -19,7 +19,10 @@ import {
   accessKeyIdFromAuthorization,
   regionFromAuthorization,
   verifySignature,
+  type StrictCredential,
 } from './internal/sigv4.js';
+import { authorize } from './internal/policy.js';
+import { readBlobHeader } from './internal/ciphertext.js';
 import { AuditLog, type AuditEvent } from './internal/AuditLog.js';
 import { adminRoute } from './internal/adminRoute.js';
 import { StatsRecorder, type LocalKmsStats, type Outcome } from './internal/Stats.js';
@@ -64,11 +67,13 @@ export interface LocalKmsOptions {
   readonly auditLog?: boolean | string;
   /**
    * Strict mode: verify every request's SigV4 signature against these credentials (access key id to
-   * secret access key). Unknown keys get `UnrecognizedClientException`, bad signatures
-   * `InvalidSignatureException`. Key policies and grants are still not evaluated.
+   * its secret, or to `{ secretAccessKey, principal }` to sign as a given IAM principal ARN; otherwise
+   * the principal is `arn:aws:iam::<account>:user/<access key id>`), and authorize every call on a
+   * key against its key policy and grants. Unknown keys get `UnrecognizedClientException`, bad
+   * signatures `InvalidSignatureException`, calls the policy does not allow `AccessDeniedException`.
    * @defaultValue `undefined` (signatures are not checked; only the region is read from the scope)
    */
-  readonly strict?: { readonly credentials: Readonly<Record<string, string>> };
+  readonly strict?: { readonly credentials: Readonly<Record<string, StrictCredential>> };
   /**
    * Hot-key throttling: at most this many state changes (EnableKey, DisableKey, ScheduleKeyDeletion,
    * CancelKeyDeletion, RotateKeyOnDemand, UpdatePrimaryRegion) per key per one-second window, on top
@@ -225,6 +230,40 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
       ...(error === undefined ? {} : { errorCode: error.type, errorMessage: error.message }),
     });
   }
+  /** Strict mode: the key policy and grants of the call's key must allow the caller. */
+  function checkAccess(
+    req: IncomingMessage,
+    op: string,
+    region: string,
+    keyArn: string,
+    input: Input,
+  ): KmsError | undefined {
+    const key = store.byId(region, keyArn.slice(keyArn.lastIndexOf('/') + 1));
+    if (key === undefined) return undefined; // the handler answers NotFoundException
+    const accessKeyId = accessKeyIdFromAuthorization(req.headers.authorization) ?? '';
+    const credential = options.strict?.credentials[accessKeyId];
+    const caller =
+      typeof credential === 'object'
+        ? credential.principal
+        : `arn:aws:iam::${store.accountId}:user/${accessKeyId}`;
+    const context = input['EncryptionContext'];
+    const decision = authorize(
+      key.stored.policy,
+      key.stored.grants ?? [],
+      caller,
+      store.accountId,
+      op,
+      typeof context === 'object' && context !== null
+        ? (context as Record<string, string>)
+        : undefined,
+    );
+    if (decision.allowed) return undefined;
+    return new KmsError(
+      'AccessDeniedException',
+      `User: ${caller} is not authorized to perform: ${decision.action} on resource: ${keyArn} ${decision.reason}`,
+    );
+  }
+
   const rotationTimer = setInterval(() => {
     try {
       store.rotateDue();
@@ -323,6 +362,15 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
         keyInfo = undefined;
       }
     }
+    if (keyArn === undefined && op === 'Decrypt' && (options.strict ?? audit) !== undefined) {
+      // The blob names its key: strict mode authorizes against it and the audit record lists it.
+      const blob = input['CiphertextBlob'];
+      const header =
+        typeof blob === 'string'
+          ? readBlobHeader(Buffer.from(blob.slice(0, 80), 'base64'))
+          : undefined;
+      if (header !== undefined) keyArn = store.byId(region, header.keyId)?.arn;
+    }
     const classification = classifyOperation(op, input, region, keyInfo);
     const charges = classification.charges;
     const now = clock.now();
@@ -358,6 +406,10 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
         // Automatic rotations come due with the clock; control-plane calls (and a timer) apply them,
         // so the crypto hot path never writes to disk.
         if (classification.kind === 'control') store.rotateDue();
+        if (options.strict !== undefined && keyArn !== undefined) {
+          const denied = checkAccess(req, op, region, keyArn, input);
+          if (denied !== undefined) throw denied;
+        }
         const out = handler({ store, region, now: clock.now() }, input);
         send(res, 200, JSON.stringify(out), requestId);
         if (audit !== undefined) trail(req, op, region, input, keyArn, requestId, undefined);

@@ -34,6 +34,10 @@ export function accessKeyIdFromAuthorization(header: string | undefined): string
   return slash < 0 ? undefined : header.slice(start + 11, slash);
 }
 
+/** A strict-mode credential: the secret, or the secret and the principal ARN it signs as. */
+export type StrictCredential =
+  string | { readonly secretAccessKey: string; readonly principal: string };
+
 const INVALID_SIGNATURE =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.';
 
@@ -58,7 +62,7 @@ function canonicalHeaderValue(raw: readonly string[], name: string): string | un
 export function verifySignature(
   req: IncomingMessage,
   body: Buffer,
-  credentials: Readonly<Record<string, string>>,
+  credentials: Readonly<Record<string, StrictCredential>>,
 ): KmsError | undefined {
   const auth = req.headers.authorization;
   if (auth === undefined) {
@@ -75,7 +79,8 @@ export function verifySignature(
     );
   }
   const [, accessKeyId, date, region, service, signedHeaders, signature] = m as unknown as string[];
-  const secret = credentials[accessKeyId!];
+  const credential = credentials[accessKeyId!];
+  const secret = typeof credential === 'string' ? credential : credential?.secretAccessKey;
   if (secret === undefined) {
     return new KmsError(
       'UnrecognizedClientException',
