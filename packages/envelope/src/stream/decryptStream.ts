@@ -28,6 +28,14 @@ export interface DecryptedHeaderInfo {
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
+/** Length of the frame starting at `b[0]`, when enough of it is there to tell. */
+function nextFrameLength(b: Buffer, frameLength: number): number | undefined {
+  if (b.length < 4) return undefined;
+  if (b.readUInt32BE(0) !== 0xffffffff) return 4 + 12 + frameLength + 16;
+  if (b.length < 24) return undefined;
+  return 24 + b.readUInt32BE(20) + 16;
+}
+
 /**
  * Streaming decrypt. A frame's plaintext is pushed only after its tag verifies; for signed suites the
  * final frame (or a non-framed body) is held back until the signature verifies, so a consumer that reads
@@ -50,39 +58,74 @@ export class DecryptTransform extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
-    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
-    if (this.#state === 'header') {
-      let parsed;
+    if (this.#state !== 'header') {
       try {
-        parsed = parseHeader(this.#buf, 0, this.#o.maxEdks);
+        this.#append(chunk);
+        this.#consume();
+        callback();
       } catch (e) {
-        return callback(e as Error);
+        callback(wrapUnexpected(e) as Error);
       }
-      if (!parsed) return callback();
-      const p = parsed;
-      DecryptSession.start(p, this.#o).then(
-        (s) => {
-          this.#s = s;
-          const sig = s.header.suite.signature;
-          if (sig) {
-            this.#verifier = createVerify(sig.hash);
-            this.#verifier.update(this.#buf.subarray(0, p.length));
-          }
-          this.#buf = this.#buf.subarray(p.length);
-          this.#state = 'body';
-          this.header = {
-            encryptionContext: s.encryptionContext,
-            suiteId: s.header.suite.id,
-            messageHeader: s.header,
-          };
-          this.emit('header', this.header);
-          this.#drain(callback);
-        },
-        (e: unknown) => callback(wrapUnexpected(e) as Error),
-      );
       return;
     }
-    this.#drain(callback);
+    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    let parsed;
+    try {
+      parsed = parseHeader(this.#buf, 0, this.#o.maxEdks);
+    } catch (e) {
+      return callback(e as Error);
+    }
+    if (!parsed) return callback();
+    const p = parsed;
+    DecryptSession.start(p, this.#o).then(
+      (s) => {
+        this.#s = s;
+        const sig = s.header.suite.signature;
+        if (sig) {
+          this.#verifier = createVerify(sig.hash);
+          this.#verifier.update(this.#buf.subarray(0, p.length));
+        }
+        this.#buf = this.#buf.subarray(p.length);
+        this.#state = 'body';
+        this.header = {
+          encryptionContext: s.encryptionContext,
+          suiteId: s.header.suite.id,
+          messageHeader: s.header,
+        };
+        this.emit('header', this.header);
+        this.#drain(callback);
+      },
+      (e: unknown) => callback(wrapUnexpected(e) as Error),
+    );
+  }
+
+  /**
+   * Adds a chunk to the unconsumed bytes. When the bytes left over from the last chunk are the start of a
+   * frame whose length is known, only the rest of that frame is copied (and the frame consumed), and the
+   * remainder of the chunk is kept as a slice: one frame copied per chunk instead of the whole chunk.
+   */
+  #append(chunk: Buffer): void {
+    const left = this.#buf;
+    if (left.length === 0) {
+      this.#buf = chunk;
+      return;
+    }
+    const s = this.#s as DecryptSession;
+    const need =
+      this.#state === 'body' && s.header.contentType === 2
+        ? nextFrameLength(left, s.header.frameLength)
+        : undefined;
+    if (need !== undefined && need > left.length && left.length + chunk.length >= need) {
+      const cut = need - left.length;
+      this.#buf = Buffer.concat([left, chunk.subarray(0, cut)]);
+      this.#consume();
+      this.#buf =
+        this.#buf.length === 0
+          ? chunk.subarray(cut)
+          : Buffer.concat([this.#buf, chunk.subarray(cut)]);
+      return;
+    }
+    this.#buf = Buffer.concat([left, chunk]);
   }
 
   #drain(callback: TransformCallback): void {

@@ -180,3 +180,21 @@ describe('bounded memory', () => {
     expect(peakHeap).toBeLessThan(64 * 1024 * 1024);
   }, 60_000);
 });
+
+describe('any chunking', () => {
+  it('decryptStream gives the same plaintext however the message is cut', async () => {
+    const fc = (await import('fast-check')).default;
+    const pt = randomBytes(1500);
+    const { ciphertext } = await encrypt(pt, { keyring, suite: 0x0578, frameLength: 100 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 8 }),
+        async (sizes) => {
+          const out = await collect(chunked(ciphertext, sizes).pipe(decryptStream({ keyring })));
+          expect(out.equals(pt)).toBe(true);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
