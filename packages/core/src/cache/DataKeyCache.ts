@@ -62,8 +62,9 @@ export interface DataKeyCacheBaseOptions {
   /**
    * Refresh-ahead window, milliseconds: a hit on an entry with less than this much lifetime left starts
    * one background `load()` (the caller's), and the fresh value replaces the entry when it arrives, so a
-   * hot entry is renewed before it expires and callers do not stall on KMS. Must be below `maxAgeMs`; set
-   * it above one KMS round trip. `0` disables refresh-ahead.
+   * hot entry is renewed before it expires and callers do not stall on KMS. A renewal that fails is
+   * retried by a later hit, at most once per quarter of this window. Must be below `maxAgeMs`; set it
+   * above one KMS round trip. `0` disables refresh-ahead.
    * @defaultValue 0
    */
   readonly refreshAheadMs?: number | undefined;
@@ -299,7 +300,8 @@ export class DataKeyCache<V = DataKey> {
    * Hands out a lease on the entry for `key`, loading it with `load()` on a miss. Concurrent misses for
    * the same key share one `load()`; if it rejects, every caller waiting on it rejects with its error.
    * A request whose `usage` alone exceeds `maxBytes` or `maxMessages` bypasses the cache: it gets its own
-   * `load()`, never cached, zeroed on release.
+   * `load()`, never cached, zeroed on release. Bad arguments (a `usage` that is not a count, a key
+   * without a string `keyId`, no `load`) reject with an `InvalidOptionError` naming them.
    *
    * @param load - Produces a fresh value, e.g. by calling `GenerateDataKey` through a client that carries
    *   the steadykms plugin (so the call, refreshes included, passes the limiter). It is called without the
