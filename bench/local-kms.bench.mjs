@@ -105,31 +105,45 @@ const median = (xs) => {
   return s[Math.floor(s.length / 2)];
 };
 
-async function bench(kind) {
-  const { child, url } = await startServer(kind);
+// Both servers run side by side and their runs are interleaved (local-kms, floor, local-kms, ...), so
+// the two rows of one concurrency see the same machine load.
+async function bench() {
+  const kinds = ['local-kms', 'floor'];
+  const servers = await Promise.all(kinds.map((k) => startServer(k)));
   try {
-    const client = new KMSClient({
-      endpoint: url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' },
-      maxAttempts: 1,
-    });
-    client.__url = url;
-    const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata.KeyId;
-    await measure(client, keyId, 32, 1.5); // warm up both JITs
+    const targets = [];
+    for (const [i, kind] of kinds.entries()) {
+      const { url } = servers[i];
+      const client = new KMSClient({
+        endpoint: url,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' },
+        maxAttempts: 1,
+      });
+      client.__url = url;
+      const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata.KeyId;
+      await measure(client, keyId, 32, 1.5); // warm up both JITs
+      targets.push({ kind, client, keyId });
+    }
     const rows = [];
     for (const c of CONCURRENCY) {
-      const runs = [];
-      for (let i = 0; i < RUNS; i++) runs.push(await measure(client, keyId, c, SECONDS));
-      const row = { kind, concurrency: c };
-      for (const k of Object.keys(runs[0])) row[k] = median(runs.map((r) => r[k]));
-      row.runs = runs.map((r) => Math.round(r.rps)).join(' / ');
-      rows.push(row);
+      const runs = new Map(kinds.map((k) => [k, []]));
+      for (let i = 0; i < RUNS; i++) {
+        for (const t of targets)
+          runs.get(t.kind).push(await measure(t.client, t.keyId, c, SECONDS));
+      }
+      for (const kind of kinds) {
+        const rs = runs.get(kind);
+        const row = { kind, concurrency: c };
+        for (const k of Object.keys(rs[0])) row[k] = median(rs.map((r) => r[k]));
+        row.runs = rs.map((r) => Math.round(r.rps)).join(' / ');
+        rows.push(row);
+      }
     }
-    client.destroy();
+    for (const t of targets) t.client.destroy();
     return rows;
   } finally {
-    child.kill('SIGTERM');
+    for (const { child } of servers) child.kill('SIGTERM');
   }
 }
 
@@ -187,7 +201,7 @@ async function logicOnly() {
   return median(runs);
 }
 
-const rows = [...(await bench('local-kms')), ...(await bench('floor'))];
+const rows = await bench();
 const logicUs = await logicOnly();
 console.log(
   `GenerateDataKey, bare SDK, quotas off, ${SECONDS} s per run, median of ${RUNS} runs\n`,
