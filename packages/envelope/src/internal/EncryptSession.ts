@@ -158,6 +158,8 @@ export function startEncryptWith(
         encryptedDataKeys: m.encryptedDataKeys,
         contentType: ContentType.FRAMED,
         frameLength,
+        //= aws-encryption-sdk-specification/framework/algorithm-suites.md#supported-algorithm-suite-data
+        //# Algorithm Suite 04 78 MUST store the commit key in the suite data
         suiteData: keys.commitKey as Buffer,
       },
       suite.tagLength + extra({ suite, frameLength }),

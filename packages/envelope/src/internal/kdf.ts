@@ -30,21 +30,24 @@ function expand(hash: string, prk: Buffer, info: Buffer[], length: number): Buff
  * Derives the content key (and, for the committing suites, the commit key) from the plaintext data key.
  */
 export function deriveKeys(suite: AlgorithmSuite, dataKey: Buffer, messageId: Buffer): DerivedKeys {
-  //= aws-encryption-sdk-specification/framework/algorithm-suites.md#identity-kdf
-  //# The identity KDF MUST return the input key unchanged.
+  //= aws-encryption-sdk-specification/framework/algorithm-suites.md#encryption-key-derivation-algorithm
+  //# The specified KDF algorithm MUST be used to generate the encryption algorithm encryption key input.
+  // Identity KDF: the data key is the content key.
   if (suite.kdfHash === undefined) return { key: Buffer.from(dataKey), commitKey: undefined };
   const hash = suite.kdfHash;
   const suiteId = Buffer.from([suite.id >> 8, suite.id & 0xff]);
   if (!suite.committing) {
-    //= aws-encryption-sdk-specification/framework/algorithm-suites.md#algorithm-suites-encryption-key-derivation-settings
-    //# The info MUST be the algorithm suite ID followed by the message ID; the salt MUST be empty.
+    // v1 HKDF (framework/transitive-requirements.md#hkdf-encryption-key): empty salt, info = suite ID ||
+    // message ID, output = the suite's key length.
     const prk = createHmac(hash, ZERO_SALTS[hash]).update(dataKey).digest();
     const key = expand(hash, prk, [suiteId, messageId], suite.keyLength);
     prk.fill(0);
     return { key, commitKey: undefined };
   }
-  //= aws-encryption-sdk-specification/framework/algorithm-suites.md#key-commitment
-  //# The salt MUST be the message ID; the key info MUST be the suite ID followed by "DERIVEKEY" and the commit info MUST be "COMMITKEY".
+  //= aws-encryption-sdk-specification/framework/algorithm-suites.md#commit-key-derivation-algorithm
+  //# The specified KDF algorithm MUST be used to generate the commit key.
+  // v2 HKDF-SHA512 (transitive-requirements.md#hkdf-commit-key): salt = the 32-byte message ID; content key
+  // info = suite ID || "DERIVEKEY", commit key info = "COMMITKEY"; both 32 bytes (checked against the KATs).
   const prk = createHmac(hash, messageId).update(dataKey).digest();
   const key = expand(hash, prk, [suiteId, DERIVEKEY], suite.keyLength);
   const commitKey = expand(hash, prk, [COMMITKEY], 32);
