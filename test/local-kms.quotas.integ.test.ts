@@ -138,10 +138,13 @@ describe('local-kms quotas', () => {
     const client = kms.client();
     const keyId = await newKey(client);
     const gdk = () => client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' }));
-    // 20 calls at once land in one window, or two if they straddle a second boundary.
+    // 20 calls at once land in one window, or more if they straddle second boundaries (slow machine).
+    const start = Math.floor(Date.now() / 1000);
     const first = await burst(20, gdk);
+    const windows = Math.floor(Date.now() / 1000) - start + 1;
     expect(first.ok).toBeGreaterThanOrEqual(5);
-    expect(first.ok).toBeLessThanOrEqual(10);
+    expect(first.ok).toBeLessThanOrEqual(5 * windows);
+    expect(first.errors.every((e) => e.name === 'ThrottlingException')).toBe(true);
     await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
     expect((await burst(3, gdk)).ok).toBe(3);
   });
