@@ -87,13 +87,15 @@ try {
   step(
     `Burst: 200 GenerateDataKey at once against a ${SYMMETRIC_RPS} rps quota, bare SDK, no retries`,
   );
-  // Start on a fresh second so the burst lands in one one-second window.
+  // Start on a fresh second so the burst lands in one one-second window (or a few, on a slow machine).
   await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+  const firstSecond = Math.floor(Date.now() / 1000);
   const results = await Promise.allSettled(
     Array.from({ length: 200 }, () =>
       client.send(new sdk.GenerateDataKeyCommand({ KeyId: key.KeyId, KeySpec: 'AES_256' })),
     ),
   );
+  const windows = Math.floor(Date.now() / 1000) - firstSecond + 1;
   const accepted = results.filter((r) => r.status === 'fulfilled').length;
   const throttles = results.filter(
     (r) => r.status === 'rejected' && r.reason.name === 'ThrottlingException',
@@ -104,8 +106,8 @@ try {
     console.log(`  HTTP ${sample.$metadata.httpStatusCode} ${sample.name}: "${sample.message}"`);
   }
   check(
-    accepted >= SYMMETRIC_RPS && accepted <= 2 * SYMMETRIC_RPS,
-    'the quota admitted one or two windows’ worth',
+    accepted >= SYMMETRIC_RPS && accepted <= windows * SYMMETRIC_RPS,
+    `the quota admitted ${SYMMETRIC_RPS} per one-second window (${windows} window${windows > 1 ? 's' : ''} spanned)`,
   );
   check(
     throttles.length > 0 && accepted + throttles.length === 200,

@@ -122,7 +122,7 @@ describe('fault injection', () => {
       await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') }));
       const ms = performance.now() - t0;
       expect(ms).toBeGreaterThanOrEqual(119);
-      expect(ms).toBeLessThan(1000);
+      expect(ms).toBeLessThan(10_000);
     }
   });
 
