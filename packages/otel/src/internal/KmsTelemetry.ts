@@ -81,7 +81,7 @@ const log = diag.createComponentLogger({ namespace: INSTRUMENTATION_NAME });
 
 /** One logical operation between its start and end messages. */
 interface OpenOperation {
-  readonly start: OperationStartMessage;
+  readonly operation: string;
   readonly span: Span;
   retries: number;
 }
@@ -295,7 +295,7 @@ export class KmsTelemetry {
       this.#auditor.addAttributes(m.encryptionContext, ec);
       span.setAttributes(ec);
     }
-    this.#open.set(m.operationId, { start: m, span, retries: 0 });
+    this.#open.set(m.operationId, { operation: m.operation, span, retries: 0 });
     const hook = this.#options.startHook;
     if (hook !== undefined) this.#runHook('startHook', () => hook(span, { message: m }));
   };
@@ -345,7 +345,7 @@ export class KmsTelemetry {
       [ATTR_CLOUD_REGION]: m.region,
       [ATTR_LIMITER_PRIORITY]: m.priority,
     };
-    if (op !== undefined) attributes[ATTR_RPC_METHOD] = op.start.operation;
+    if (op !== undefined) attributes[ATTR_RPC_METHOD] = op.operation;
     this.#instruments.limiterWait.record(m.waitMs / 1000, attributes);
     if (op !== undefined && m.waitMs > 0 && op.span.isRecording()) {
       op.span.addEvent(EVENT_LIMITER_WAIT, {
