@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   CachingMaterialsManager,
+  MessageFormatError,
   RawAesKeyring,
   decrypt,
   decryptMany,
@@ -190,6 +191,17 @@ describe('EncryptionWorkerPool', () => {
           ),
         ).toBe(true);
       }
+      // The same pool decrypts: headers and keyrings here, verification in the workers.
+      const cts = out.flatMap((r) => (r.ok ? [{ id: r.index, data: r.value.ciphertext }] : []));
+      cts.push({ id: 99, data: Buffer.concat([cts[0]?.data as Buffer, Buffer.from([0])]) });
+      const dec = [];
+      for await (const r of decryptMany(cts, { keyring, workers: pool })) dec.push(r);
+      expect(dec).toHaveLength(21);
+      for (const r of dec.slice(0, 20)) {
+        expect(r.ok && r.value.plaintext.equals(items[r.id as number]?.data as Buffer)).toBe(true);
+      }
+      expect(dec[20]?.ok).toBe(false);
+      expect(dec[20]?.ok === false && MessageFormatError.is(dec[20].error)).toBe(true);
       const bad = [];
       for await (const r of encryptMany(['x'], {
         keyring,

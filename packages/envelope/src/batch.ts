@@ -3,7 +3,10 @@ import { encrypt, type EncryptOptions } from './encrypt.js';
 import { prepareEncrypt } from './internal/EncryptSession.js';
 import { toBytes } from './internal/options.js';
 import type { EncryptionWorkerPool } from './internal/WorkerPool.js';
-import { decrypt, type DecryptOptions, type DecryptResult } from './decrypt.js';
+import { decrypt, wrapUnexpected, type DecryptOptions, type DecryptResult } from './decrypt.js';
+import { DecryptSession, resolveDecrypt } from './internal/DecryptSession.js';
+import { parseHeader } from './format/header.js';
+import { formatError } from './errors.js';
 import type { EncryptionContext } from './format/encryptionContext.js';
 
 /** One item of a batch: bytes or a string, or an object with its own encryption context and an id. */
@@ -189,14 +192,31 @@ export function encryptMany(
 /** Decrypts many messages; see {@link encryptMany}. An item's `encryptionContext` is its expected context. */
 export function decryptMany(
   items: AsyncIterable<BatchItem<Uint8Array>> | Iterable<BatchItem<Uint8Array>>,
-  options: DecryptOptions & BatchOptions,
+  options: DecryptOptions &
+    BatchOptions & {
+      /**
+       * Worker threads for the CPU-bound half of each message (worth it for the signing suites): headers
+       * are parsed and keyrings called on this thread. @defaultValue none (everything on this thread)
+       */
+      readonly workers?: EncryptionWorkerPool;
+    },
 ): AsyncGenerator<BatchResult<DecryptResult>> {
+  const pool = options.workers;
   return runBatch(
     items,
     options,
-    (item) => {
+    async (item) => {
       const { data, ctx } = unpack(item);
-      return decrypt(data, ctx ? { ...options, encryptionContext: ctx } : options);
+      const o = ctx ? { ...options, encryptionContext: ctx } : options;
+      if (!pool) return decrypt(data, o);
+      const r = resolveDecrypt(o);
+      const buf = toBytes(data, 'base64');
+      const parsed = parseHeader(buf, 0, r.maxEdks);
+      if (!parsed) throw formatError('message is truncated in the header');
+      const m = await DecryptSession.materials(parsed, r).catch((e: unknown) => {
+        throw wrapUnexpected(e);
+      });
+      return pool.decrypt(buf, parsed, m);
     },
     idOf,
   );

@@ -1,6 +1,7 @@
 import { verify } from 'node:crypto';
 import { SteadyKmsError } from '@steadykms/core';
-import { parseHeader, type MessageHeader } from './format/header.js';
+import { parseHeader, type MessageHeader, type ParsedHeader } from './format/header.js';
+import type { DecryptionMaterialsResult } from './materials/DefaultMaterialsManager.js';
 import { parseFooter, parseFrame, parseNonFramedBody } from './format/body.js';
 import type { EncryptionContext } from './format/encryptionContext.js';
 import { DecryptionError, formatError } from './errors.js';
@@ -38,9 +39,24 @@ export async function decrypt(
   const buf = toBytes(ciphertext, 'base64');
   const parsed = parseHeader(buf, 0, o.maxEdks);
   if (!parsed) throw formatError('message is truncated in the header');
-  const s = await DecryptSession.start(parsed, o).catch((e: unknown) => {
+  const m = await DecryptSession.materials(parsed, o).catch((e: unknown) => {
     throw wrapUnexpected(e);
   });
+  return decryptParsed(buf, parsed, m);
+}
+
+/** The CPU-bound part of {@link decrypt}, from the parsed header and the materials. @internal */
+export function decryptParsed(
+  buf: Buffer,
+  parsed: ParsedHeader,
+  m: DecryptionMaterialsResult,
+): DecryptResult {
+  let s: DecryptSession;
+  try {
+    s = DecryptSession.fromMaterials(parsed, m);
+  } catch (e) {
+    throw wrapUnexpected(e);
+  }
   const parts: Buffer[] = [];
   let total = 0;
   try {

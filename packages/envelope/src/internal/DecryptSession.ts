@@ -1,6 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 import type { Keyring } from '../keyrings/types.js';
-import type { MaterialsManager } from '../materials/DefaultMaterialsManager.js';
+import type {
+  DecryptionMaterialsResult,
+  MaterialsManager,
+} from '../materials/DefaultMaterialsManager.js';
 import type { MessageHeader, ParsedHeader } from '../format/header.js';
 import type { ParsedFrame } from '../format/body.js';
 import { serializeEncryptionContext, type EncryptionContext } from '../format/encryptionContext.js';
@@ -73,6 +76,14 @@ export class DecryptSession {
 
   /** Gets materials, checks the commitment and the header tag. */
   static async start(parsed: ParsedHeader, o: ResolvedDecrypt): Promise<DecryptSession> {
+    return DecryptSession.fromMaterials(parsed, await DecryptSession.materials(parsed, o));
+  }
+
+  /** Checks the policy and required keys, then asks the materials manager (the part that calls keyrings). */
+  static async materials(
+    parsed: ParsedHeader,
+    o: ResolvedDecrypt,
+  ): Promise<DecryptionMaterialsResult> {
     const { header } = parsed;
     const { suite } = header;
     //= aws-encryption-sdk-specification/client-apis/decrypt.md#get-the-decryption-materials
@@ -91,12 +102,18 @@ export class DecryptSession {
         );
       }
     }
-    const m = await o.manager.decryptMaterials({
+    return o.manager.decryptMaterials({
       suite,
       encryptionContext: header.encryptionContext,
       encryptedDataKeys: header.encryptedDataKeys,
       reproducedEncryptionContext: o.reproduced,
     });
+  }
+
+  /** Derives the keys, checks the commitment and the header tag (pure CPU; may run in a worker). */
+  static fromMaterials(parsed: ParsedHeader, m: DecryptionMaterialsResult): DecryptSession {
+    const { header } = parsed;
+    const { suite } = header;
     const dataKey = m.plaintextDataKey;
     let key: Buffer | undefined;
     try {

@@ -12,32 +12,47 @@ import {
 import { DecryptionError, MessageFormatError } from '../errors.js';
 import type { EncryptionContext } from '../format/encryptionContext.js';
 import type { EncryptResult } from '../encrypt.js';
+import type { DecryptResult } from '../decrypt.js';
+import type { ParsedHeader } from '../format/header.js';
+import type { DecryptionMaterialsResult } from '../materials/DefaultMaterialsManager.js';
 import type { PreparedEncrypt } from './EncryptSession.js';
 
 /** @internal */
-export interface WorkerRequest {
-  readonly id: number;
-  readonly suiteId: number;
-  readonly plaintext: Uint8Array;
-  readonly dataKey: Uint8Array;
-  readonly encryptionContext: EncryptionContext;
-  readonly requiredEncryptionContextKeys: readonly string[];
-  readonly encryptedDataKeys: ReadonlyArray<{
-    providerId: string;
-    providerInfo: Uint8Array;
-    encryptedDataKey: Uint8Array;
-  }>;
-  readonly signingKey: KeyObject | undefined;
-  readonly frameLength: number;
-  readonly maxEdks: number;
-}
+export type WorkerRequest =
+  | {
+      readonly kind: 'encrypt';
+      readonly id: number;
+      readonly suiteId: number;
+      readonly plaintext: Uint8Array;
+      readonly dataKey: Uint8Array;
+      readonly encryptionContext: EncryptionContext;
+      readonly requiredEncryptionContextKeys: readonly string[];
+      readonly encryptedDataKeys: ReadonlyArray<{
+        providerId: string;
+        providerInfo: Uint8Array;
+        encryptedDataKey: Uint8Array;
+      }>;
+      readonly signingKey: KeyObject | undefined;
+      readonly frameLength: number;
+      readonly maxEdks: number;
+    }
+  | {
+      readonly kind: 'decrypt';
+      readonly id: number;
+      readonly suiteId: number;
+      readonly ciphertext: Uint8Array;
+      readonly dataKey: Uint8Array;
+      readonly encryptionContext: EncryptionContext;
+      readonly requiredEncryptionContextKeys: readonly string[];
+      readonly verificationKey: KeyObject | undefined;
+    };
 
 /** @internal */
 export type WorkerResponse =
   | {
       readonly id: number;
       readonly ok: true;
-      readonly ciphertext: Uint8Array;
+      readonly bytes: Uint8Array;
       readonly messageId: Uint8Array;
     }
   | {
@@ -55,24 +70,22 @@ export interface EncryptionWorkerPoolOptions {
 }
 
 interface Pending {
-  resolve(r: EncryptResult): void;
+  resolve(bytes: Uint8Array, messageId: Uint8Array): void;
   reject(e: Error): void;
-  context: EncryptionContext;
-  suiteId: number;
 }
 
 function workerFile(): URL {
-  const here = new URL('./encryptWorker.js', import.meta.url);
+  const here = new URL('./cryptoWorker.js', import.meta.url);
   if (existsSync(fileURLToPath(here))) return here;
   // Running from TypeScript source (tests): use the built worker.
-  return new URL('../../dist/internal/encryptWorker.js', import.meta.url);
+  return new URL('../../dist/internal/cryptoWorker.js', import.meta.url);
 }
 
 /**
- * Worker threads for the CPU-bound half of encryption, for `encryptMany` with the signing suite (0x0578),
- * where ECDSA P-384 dominates: the calling thread gets the materials (keyring and KMS calls, the caching
- * manager), the workers derive keys, write frames and sign. The plaintext and data key are copied to the
- * worker (the worker zeroes its data key; the calling thread zeroes its own).
+ * Worker threads for the CPU-bound half of `encryptMany` and `decryptMany`, worth it for the signing suite
+ * (0x0578), where ECDSA P-384 dominates: the calling thread parses headers and gets the materials (keyring
+ * and KMS calls, the caching manager); the workers derive keys, write or check frames and sign or verify.
+ * The data key is copied to the worker (the worker zeroes its copy; the calling thread zeroes its own).
  */
 export class EncryptionWorkerPool {
   readonly size: number;
@@ -93,7 +106,7 @@ export class EncryptionWorkerPool {
     const file = workerFile();
     needs(
       existsSync(fileURLToPath(file)),
-      'EncryptionWorkerPool: the built worker (dist/internal/encryptWorker.js) is missing; run the build',
+      'EncryptionWorkerPool: the built worker (dist/internal/cryptoWorker.js) is missing; run the build',
     );
     for (let i = 0; i < size; i++) {
       // No inherited execArgv: the worker loads the built JavaScript whatever loader flags the parent has.
@@ -115,40 +128,85 @@ export class EncryptionWorkerPool {
 
   /** Encrypts `plaintext` with prepared materials on the least busy worker. @internal */
   encrypt(plaintext: Buffer, prepared: PreparedEncrypt): Promise<EncryptResult> {
-    if (this.#closed)
-      return Promise.reject(new InvalidOptionError('EncryptionWorkerPool is closed'));
-    if (this.#broken) return Promise.reject(this.#broken);
     const m = prepared.materials;
-    const id = this.#nextId++;
+    return this.#run(
+      (id) => ({
+        kind: 'encrypt',
+        id,
+        suiteId: m.suite.id,
+        plaintext,
+        dataKey: m.plaintextDataKey,
+        encryptionContext: m.encryptionContext,
+        requiredEncryptionContextKeys: m.requiredEncryptionContextKeys,
+        encryptedDataKeys: m.encryptedDataKeys,
+        signingKey: m.signingKey,
+        frameLength: prepared.frameLength,
+        maxEdks: prepared.maxEdks,
+      }),
+      m.plaintextDataKey,
+      (bytes, messageId) => ({
+        ciphertext: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+        encryptionContext: m.encryptionContext,
+        suiteId: m.suite.id,
+        messageId: Buffer.from(messageId),
+      }),
+    );
+  }
+
+  /** Decrypts a whole message whose header was parsed and materials obtained here. @internal */
+  decrypt(
+    ciphertext: Buffer,
+    parsed: ParsedHeader,
+    m: DecryptionMaterialsResult,
+  ): Promise<DecryptResult> {
+    return this.#run(
+      (id) => ({
+        kind: 'decrypt',
+        id,
+        suiteId: m.suite.id,
+        ciphertext,
+        dataKey: m.plaintextDataKey,
+        encryptionContext: m.encryptionContext,
+        requiredEncryptionContextKeys: m.requiredEncryptionContextKeys,
+        verificationKey: m.verificationKey,
+      }),
+      m.plaintextDataKey,
+      (bytes) => ({
+        plaintext: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+        encryptionContext: m.encryptionContext,
+        suiteId: m.suite.id,
+        messageHeader: parsed.header,
+      }),
+    );
+  }
+
+  #run<R>(
+    make: (id: number) => WorkerRequest,
+    dataKey: Buffer,
+    done: (bytes: Uint8Array, messageId: Uint8Array) => R,
+  ): Promise<R> {
+    if (this.#closed) {
+      dataKey.fill(0);
+      return Promise.reject(new InvalidOptionError('EncryptionWorkerPool is closed'));
+    }
+    if (this.#broken) {
+      dataKey.fill(0);
+      return Promise.reject(this.#broken);
+    }
     let best = 0;
     for (let i = 1; i < this.size; i++)
       if ((this.#load[i] as number) < (this.#load[best] as number)) best = i;
-    const req: WorkerRequest = {
-      id: id * this.size + best,
-      suiteId: m.suite.id,
-      plaintext,
-      dataKey: m.plaintextDataKey,
-      encryptionContext: m.encryptionContext,
-      requiredEncryptionContextKeys: m.requiredEncryptionContextKeys,
-      encryptedDataKeys: m.encryptedDataKeys,
-      signingKey: m.signingKey,
-      frameLength: prepared.frameLength,
-      maxEdks: prepared.maxEdks,
-    };
-    return new Promise<EncryptResult>((resolve, reject) => {
-      this.#pending.set(req.id, {
-        resolve,
-        reject,
-        context: m.encryptionContext,
-        suiteId: m.suite.id,
-      });
+    const req = make(this.#nextId++);
+    return new Promise<R>((resolve, reject) => {
+      this.#pending.set(req.id, { resolve: (b, id) => resolve(done(b, id)), reject });
       const w = this.#workers[best] as Worker;
       if ((this.#load[best] as number) === 0) w.ref();
       this.#load[best] = (this.#load[best] as number) + 1;
       try {
         w.postMessage(req);
       } finally {
-        m.plaintextDataKey.fill(0);
+        // The worker has its own copy (structured clone); this thread's copy is wiped now.
+        dataKey.fill(0);
       }
     });
   }
@@ -160,16 +218,7 @@ export class EncryptionWorkerPool {
     if (!p) return;
     this.#pending.delete(r.id);
     if (r.ok) {
-      p.resolve({
-        ciphertext: Buffer.from(
-          r.ciphertext.buffer,
-          r.ciphertext.byteOffset,
-          r.ciphertext.byteLength,
-        ),
-        encryptionContext: p.context,
-        suiteId: p.suiteId,
-        messageId: Buffer.from(r.messageId),
-      });
+      p.resolve(r.bytes, r.messageId);
     } else {
       p.reject(rebuild(r.code, r.name, r.message));
     }
