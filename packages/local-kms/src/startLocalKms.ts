@@ -12,7 +12,7 @@ import {
 } from '@steadykms/core';
 import { KmsError, serialization, THROTTLE_MESSAGE } from './internal/errors.js';
 import { FaultInjector, type FaultsSetting } from './internal/faults.js';
-import { KeyStore } from './internal/KeyStore.js';
+import { KeyStore, type Key } from './internal/KeyStore.js';
 import { HANDLERS } from './internal/operations/index.js';
 import { QuotaWindows, type Debit } from './internal/QuotaWindows.js';
 import {
@@ -336,8 +336,31 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
       );
       return;
     }
+    const ref = keyIdOf(op, input);
+    let key: Key | undefined;
+    if (ref !== undefined) {
+      try {
+        key = store.resolve(region, ref);
+      } catch {
+        key = undefined; // the handler answers the error
+      }
+    }
+    if (
+      key === undefined &&
+      op === 'Decrypt' &&
+      (options.strict !== undefined || audit !== undefined || store.hasStores())
+    ) {
+      // The blob names its key: its custom key store is charged, strict mode authorizes against it
+      // and the audit record lists it.
+      const blob = input['CiphertextBlob'];
+      const header =
+        typeof blob === 'string'
+          ? readBlobHeader(Buffer.from(blob.slice(0, 80), 'base64'))
+          : undefined;
+      if (header !== undefined) key = store.byId(region, header.keyId);
+    }
+    const keyArn = key?.arn;
     const requestId = randomUUID();
-    let keyArn: string | undefined;
     /** Sends an error and, when auditing, records it. */
     const fail = (e: KmsError): void => {
       sendError(res, e, requestId);
@@ -351,26 +374,10 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
       );
       return;
     }
-    const ref = keyIdOf(op, input);
-    let keyInfo: KeyInfo | undefined;
-    if (ref !== undefined) {
-      try {
-        const key = store.resolve(region, ref);
-        keyInfo = { keySpec: key.stored.keySpec };
-        keyArn = key.arn;
-      } catch {
-        keyInfo = undefined;
-      }
-    }
-    if (keyArn === undefined && op === 'Decrypt' && (options.strict ?? audit) !== undefined) {
-      // The blob names its key: strict mode authorizes against it and the audit record lists it.
-      const blob = input['CiphertextBlob'];
-      const header =
-        typeof blob === 'string'
-          ? readBlobHeader(Buffer.from(blob.slice(0, 80), 'base64'))
-          : undefined;
-      if (header !== undefined) keyArn = store.byId(region, header.keyId)?.arn;
-    }
+    const keyInfo: KeyInfo | undefined =
+      key === undefined
+        ? undefined
+        : { keySpec: key.stored.keySpec, customKeyStoreId: key.stored.customKeyStoreId };
     const classification = classifyOperation(op, input, region, keyInfo);
     const charges = classification.charges;
     const now = clock.now();
@@ -406,6 +413,13 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
         // Automatic rotations come due with the clock; control-plane calls (and a timer) apply them,
         // so the crypto hot path never writes to disk.
         if (classification.kind === 'control') store.rotateDue();
+        const cks = key?.stored.customKeyStoreId;
+        if (cks !== undefined && classification.kind === 'crypto') {
+          // A key in a disconnected custom key store is Unavailable, as in KMS.
+          if (store.store(region, cks)?.state !== 'CONNECTED') {
+            throw new KmsError('KMSInvalidStateException', `${key?.arn ?? ''} is unavailable.`);
+          }
+        }
         if (options.strict !== undefined && keyArn !== undefined) {
           const denied = checkAccess(req, op, region, keyArn, input);
           if (denied !== undefined) throw denied;

@@ -33,6 +33,8 @@ import { join } from 'node:path';
 /** A journal record. Keys carry their material sealed under the master key. */
 export type JournalRecord =
   | { readonly t: 'key'; readonly key: StoredKey }
+  | { readonly t: 'store'; readonly store: StoredKeyStore }
+  | { readonly t: 'unstore'; readonly region: string; readonly id: string }
   | { readonly t: 'alias'; readonly alias: StoredAlias }
   | { readonly t: 'unalias'; readonly region: string; readonly name: string };
 
@@ -54,6 +56,8 @@ export interface StoredKey {
   readonly materials: readonly string[];
   /** Grants on the key (recorded, not enforced). */
   readonly grants?: readonly StoredGrant[];
+  /** The custom key store holding the key, if any. */
+  readonly customKeyStoreId?: string;
   /** Multi-Region keys: the primary's region and every region holding a copy (primary included). */
   readonly multiRegion?: { readonly primaryRegion: string; readonly regions: readonly string[] };
   /** Automatic rotation (symmetric keys): on, its period in days, and the next date in ms. */
@@ -77,6 +81,17 @@ export interface StoredGrant {
   readonly RetiringPrincipal?: string;
   readonly Operations: readonly string[];
   readonly Constraints?: Readonly<Record<string, unknown>>;
+}
+
+/** A simulated CloudHSM custom key store. */
+export interface StoredKeyStore {
+  readonly region: string;
+  readonly id: string;
+  readonly name: string;
+  readonly cloudHsmClusterId: string;
+  readonly trustAnchorCertificate: string;
+  readonly state: 'CONNECTED' | 'DISCONNECTED';
+  readonly creationDate: number;
 }
 
 /** An alias as stored. */
@@ -170,6 +185,7 @@ interface Snapshot {
   readonly format: 1;
   readonly keys: StoredKey[];
   readonly aliases: StoredAlias[];
+  readonly stores?: StoredKeyStore[];
 }
 
 function alive(pid: number): boolean {
@@ -220,6 +236,7 @@ function unlock(dir: string): void {
 export interface LoadedState {
   readonly keys: StoredKey[];
   readonly aliases: StoredAlias[];
+  readonly stores: StoredKeyStore[];
 }
 
 function parseJournal(text: string, path: string): JournalRecord[] {
@@ -263,7 +280,12 @@ export class Journal {
 
   /** Writes `state` as the snapshot (atomically) and then empties the journal. */
   #rewrite(state: LoadedState): void {
-    const snapshot: Snapshot = { format: 1, keys: state.keys, aliases: state.aliases };
+    const snapshot: Snapshot = {
+      format: 1,
+      keys: state.keys,
+      aliases: state.aliases,
+      stores: state.stores,
+    };
     writeFileAtomic(this.dir, SNAPSHOT, JSON.stringify(snapshot));
     // The snapshot is durable before the journal is emptied; a crash in between replays records
     // that are already in the snapshot, which is harmless because every record is absolute.
@@ -288,22 +310,30 @@ export class Journal {
     try {
       const keys = new Map<string, StoredKey>();
       const aliases = new Map<string, StoredAlias>();
+      const stores = new Map<string, StoredKeyStore>();
       const snapPath = join(dir, SNAPSHOT);
       if (existsSync(snapPath)) {
         const snap = JSON.parse(readFileSync(snapPath, 'utf8')) as Snapshot;
         if (snap.format !== 1) throw new Error(`local-kms: ${snapPath} has an unknown format`);
         for (const k of snap.keys) keys.set(`${k.region}/${k.id}`, k);
         for (const a of snap.aliases) aliases.set(`${a.region}/${a.name}`, a);
+        for (const c of snap.stores ?? []) stores.set(`${c.region}/${c.id}`, c);
       }
       const journalPath = join(dir, JOURNAL);
       if (existsSync(journalPath)) {
         for (const r of parseJournal(readFileSync(journalPath, 'utf8'), journalPath)) {
           if (r.t === 'key') keys.set(`${r.key.region}/${r.key.id}`, r.key);
           else if (r.t === 'alias') aliases.set(`${r.alias.region}/${r.alias.name}`, r.alias);
-          else aliases.delete(`${r.region}/${r.name}`);
+          else if (r.t === 'unalias') aliases.delete(`${r.region}/${r.name}`);
+          else if (r.t === 'store') stores.set(`${r.store.region}/${r.store.id}`, r.store);
+          else stores.delete(`${r.region}/${r.id}`);
         }
       }
-      const state = compact({ keys: [...keys.values()], aliases: [...aliases.values()] });
+      const state = compact({
+        keys: [...keys.values()],
+        aliases: [...aliases.values()],
+        stores: [...stores.values()],
+      });
       const journal = new Journal(dir, openSync(journalPath, 'a', 0o600), compactEvery);
       journal.#rewrite(state);
       return { journal, state };

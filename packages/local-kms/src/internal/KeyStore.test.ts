@@ -64,4 +64,31 @@ describe('KeyStore persistence', () => {
     writeFileSync(path, `not json\n${readFileSync(path, 'utf8')}`);
     expect(() => new KeyStore('111122223333', () => 0, dir)).toThrow(/line 1 is corrupt/);
   });
+
+  it('keeps custom key stores and the keys in them across a restart', () => {
+    const dir = tempDir();
+    const store = new KeyStore('111122223333', () => 0, dir);
+    store.putStore({
+      region: 'us-east-1',
+      id: 'cks-1234567890abcdef0',
+      name: 'hsm',
+      cloudHsmClusterId: 'cluster-1234567890a',
+      trustAnchorCertificate: 'pem',
+      state: 'CONNECTED',
+      creationDate: 0,
+    });
+    const key = store.createKey({
+      ...fields,
+      origin: 'AWS_CLOUDHSM',
+      customKeyStoreId: 'cks-1234567890abcdef0',
+    });
+    store.close();
+    const again = new KeyStore('111122223333', () => 0, dir);
+    expect(again.store('us-east-1', 'cks-1234567890abcdef0')?.state).toBe('CONNECTED');
+    expect(again.byId('us-east-1', key.stored.id)?.stored.customKeyStoreId).toBe(
+      'cks-1234567890abcdef0',
+    );
+    expect(again.hasStores()).toBe(true);
+    again.close();
+  });
 });

@@ -9,6 +9,7 @@ import {
   type LoadedState,
   type StoredAlias,
   type StoredKey,
+  type StoredKeyStore,
 } from './Journal.js';
 import { exportMaterial, specInfo } from './keySpecs.js';
 
@@ -34,6 +35,7 @@ export interface Alias {
 interface Region {
   readonly keys: Map<string, Key>;
   readonly aliases: Map<string, Alias>;
+  readonly stores: Map<string, StoredKeyStore>;
 }
 
 /** A key id: a UUID, or `mrk-` and 32 hex digits for a multi-Region key. */
@@ -75,17 +77,20 @@ export class KeyStore {
         arn: this.aliasArn(a.region, a.name),
       });
     }
+    for (const c of state.stores) this.#region(c.region).stores.set(c.id, c);
   }
 
   /** Everything in memory, as stored records. */
   #snapshot(): LoadedState {
     const keys: StoredKey[] = [];
     const aliases: StoredAlias[] = [];
+    const stores: StoredKeyStore[] = [];
     for (const r of this.#regions.values()) {
       for (const k of r.keys.values()) keys.push(k.stored);
       for (const a of r.aliases.values()) aliases.push(a.stored);
+      for (const c of r.stores.values()) stores.push(c);
     }
-    return { keys, aliases };
+    return { keys, aliases, stores };
   }
 
   #compact(state: LoadedState): LoadedState {
@@ -97,7 +102,7 @@ export class KeyStore {
       return !expired;
     });
     const aliases = state.aliases.filter((a) => !gone.has(`${a.region}/${a.targetKeyId}`));
-    return { keys, aliases };
+    return { keys, aliases, stores: state.stores };
   }
 
   #load(stored: StoredKey): Key {
@@ -119,7 +124,7 @@ export class KeyStore {
   #region(name: string): Region {
     let r = this.#regions.get(name);
     if (r === undefined) {
-      r = { keys: new Map(), aliases: new Map() };
+      r = { keys: new Map(), aliases: new Map(), stores: new Map() };
       this.#regions.set(name, r);
     }
     return r;
@@ -358,6 +363,35 @@ export class KeyStore {
     }
     this.#nextDue = earliest;
     return n;
+  }
+
+  /** True once any region has a custom key store (so Decrypt must look up the blob's key). */
+  hasStores(): boolean {
+    for (const r of this.#regions.values()) if (r.stores.size > 0) return true;
+    return false;
+  }
+
+  /** Custom key stores of a region, in creation order. */
+  stores(region: string): StoredKeyStore[] {
+    return [...(this.#regions.get(region)?.stores.values() ?? [])];
+  }
+
+  store(region: string, id: string): StoredKeyStore | undefined {
+    return this.#regions.get(region)?.stores.get(id);
+  }
+
+  /** Creates or replaces a custom key store record; durable before it returns. */
+  putStore(store: StoredKeyStore): void {
+    this.#journal?.append({ t: 'store', store });
+    this.#region(store.region).stores.set(store.id, store);
+    this.#journal?.maybeCompact();
+  }
+
+  /** Deletes a custom key store record; durable before it returns. */
+  deleteStore(region: string, id: string): void {
+    this.#journal?.append({ t: 'unstore', region, id });
+    this.#regions.get(region)?.stores.delete(id);
+    this.#journal?.maybeCompact();
   }
 
   /** Creates or repoints an alias; durable before it returns. */

@@ -14,6 +14,7 @@ import {
 } from '../input.js';
 import { randomBuffer } from '../randomPool.js';
 import type { Key } from '../KeyStore.js';
+import { connected, keyStoreOf } from './keyStores.js';
 import {
   DRY_RUN_MESSAGE,
   dryRun,
@@ -282,7 +283,7 @@ export const CRYPTO_HANDLERS: Readonly<Record<string, Handler>> = {
   GenerateRandom(_ctx, input) {
     const n = optInt(input, 'NumberOfBytes', 1, 1024);
     if (optString(input, 'CustomKeyStoreId', 1, 64) !== undefined) {
-      throw new KmsError('CustomKeyStoreNotFoundException', 'local-kms has no custom key stores.');
+      connected(keyStoreOf(_ctx, input));
     }
     noRecipient(input);
     if (n === undefined) throw validation('Please specify the number of bytes.');

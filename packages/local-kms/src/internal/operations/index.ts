@@ -3,6 +3,7 @@ import { ASYMMETRIC_HANDLERS } from './asymmetric.js';
 import { CRYPTO_HANDLERS } from './crypto.js';
 import { GRANT_HANDLERS } from './grants.js';
 import { KEY_HANDLERS } from './keys.js';
+import { KEY_STORE_HANDLERS } from './keyStores.js';
 import { ROTATION_HANDLERS } from './rotation.js';
 import type { Handler } from './shared.js';
 
@@ -16,4 +17,5 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   ...CRYPTO_HANDLERS,
   ...ASYMMETRIC_HANDLERS,
   ...GRANT_HANDLERS,
+  ...KEY_STORE_HANDLERS,
 };

@@ -9,6 +9,7 @@ import {
   type Input,
 } from '../input.js';
 import { KEY_SPECS, type KeyUsage } from '../keySpecs.js';
+import { createKeyStoreId } from './keyStores.js';
 import type { Key } from '../KeyStore.js';
 import {
   DAY_MS,
@@ -142,9 +143,7 @@ export const KEY_HANDLERS: Readonly<Record<string, Handler>> = {
     const origin = optEnum(input, 'Origin', ORIGINS) ?? 'AWS_KMS';
     const policy = policyDocument(input, false) ?? '';
     optBool(input, 'BypassPolicyLockoutSafetyCheck');
-    if (optString(input, 'CustomKeyStoreId', 1, 64) !== undefined) {
-      throw new KmsError('CustomKeyStoreNotFoundException', 'local-kms has no custom key stores.');
-    }
+    const customKeyStoreId = createKeyStoreId(ctx, input);
     const info = KEY_SPECS.get(keySpec);
     if (info === undefined) {
       throw new KmsError(
@@ -155,7 +154,15 @@ export const KEY_HANDLERS: Readonly<Record<string, Handler>> = {
     if (!info.usages.includes(keyUsage as KeyUsage)) {
       throw validation(`KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}.`);
     }
-    if (origin !== 'AWS_KMS') {
+    if (customKeyStoreId !== undefined) {
+      if (origin !== 'AWS_CLOUDHSM' || keySpec !== 'SYMMETRIC_DEFAULT') {
+        throw validation(
+          'Keys in a CloudHSM key store need Origin AWS_CLOUDHSM and KeySpec SYMMETRIC_DEFAULT.',
+        );
+      }
+    } else if (origin === 'AWS_CLOUDHSM') {
+      throw validation('Origin AWS_CLOUDHSM needs a CustomKeyStoreId.');
+    } else if (origin !== 'AWS_KMS') {
       throw new KmsError(
         'UnsupportedOperationException',
         `local-kms does not support Origin ${origin}.`,
@@ -173,6 +180,7 @@ export const KEY_HANDLERS: Readonly<Record<string, Handler>> = {
       policy,
       tags,
       ...(multiRegion ? { multiRegion: { primaryRegion: ctx.region, regions: [ctx.region] } } : {}),
+      ...(customKeyStoreId === undefined ? {} : { customKeyStoreId }),
     });
     return { KeyMetadata: keyMetadata(ctx.store, key) };
   },

@@ -33,7 +33,12 @@ export function keyMetadata(store: KeyStore, key: Key): Record<string, unknown> 
     Enabled: s.state === 'Enabled',
     Description: s.description,
     KeyUsage: s.keyUsage,
-    KeyState: s.state,
+    KeyState:
+      s.customKeyStoreId !== undefined &&
+      store.store(s.region, s.customKeyStoreId)?.state !== 'CONNECTED' &&
+      s.state !== 'PendingDeletion'
+        ? 'Unavailable'
+        : s.state,
     Origin: s.origin,
     KeyManager: 'CUSTOMER',
     CustomerMasterKeySpec: s.keySpec,
@@ -51,6 +56,11 @@ export function keyMetadata(store: KeyStore, key: Key): Record<string, unknown> 
         .filter((r) => r !== primaryRegion)
         .map((r) => ({ Arn: store.keyArn(r, s.id), Region: r })),
     };
+  }
+  if (s.customKeyStoreId !== undefined) {
+    meta['CustomKeyStoreId'] = s.customKeyStoreId;
+    const cks = store.store(s.region, s.customKeyStoreId);
+    if (cks !== undefined) meta['CloudHsmClusterId'] = cks.cloudHsmClusterId;
   }
   if (s.keySpec === 'SYMMETRIC_DEFAULT') {
     meta['CurrentKeyMaterialId'] = key.materialIds[key.materialIds.length - 1];
