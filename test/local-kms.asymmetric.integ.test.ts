@@ -28,10 +28,24 @@ beforeAll(async () => {
 });
 afterAll(() => kms.close());
 
-async function key(KeySpec: KeySpec, KeyUsage: KeyUsageType): Promise<string> {
+const rsaKeys = new Map<string, Promise<string>>();
+
+async function createKey(KeySpec: KeySpec, KeyUsage: KeyUsageType): Promise<string> {
   const m = (await client.send(new CreateKeyCommand({ KeySpec, KeyUsage }))).KeyMetadata!;
   expect(m.KeySpec).toBe(KeySpec);
   return m.KeyId!;
+}
+
+/** A key of this spec and usage; RSA keys are made once per file (key generation is slow). */
+function key(KeySpec: KeySpec, KeyUsage: KeyUsageType): Promise<string> {
+  if (!KeySpec.startsWith('RSA_')) return createKey(KeySpec, KeyUsage);
+  const id = `${KeySpec}/${KeyUsage}`;
+  let k = rsaKeys.get(id);
+  if (k === undefined) {
+    k = createKey(KeySpec, KeyUsage);
+    rsaKeys.set(id, k);
+  }
+  return k;
 }
 
 describe('RSA encryption keys', () => {
