@@ -195,6 +195,21 @@ describe('encrypt and decrypt options', () => {
     expect(DecryptionError.is(await rejection(decrypt(ciphertext, { keyring })))).toBe(true);
   });
 
+  //= aws-encryption-sdk-specification/client-apis/decrypt.md#behavior
+  //# The ESDK MUST provide a configuration option that causes the decryption operation to fail immediately after parsing the header if a signed algorithm suite is used.
+  it('The ESDK MUST provide a configuration option that causes the decryption operation to fail immediately after parsing the header if a signed algorithm suite is used.', async () => {
+    const signed = await encrypt('x', { keyring, suite: 0x0578 });
+    const unsigned = await encrypt('x', { keyring, suite: 0x0478 });
+    expect(
+      DecryptionError.is(
+        await rejection(decrypt(signed.ciphertext, { keyring, unsignedOnly: true })),
+      ),
+    ).toBe(true);
+    expect(
+      (await decrypt(unsigned.ciphertext, { keyring, unsignedOnly: true })).plaintext.toString(),
+    ).toBe('x');
+  });
+
   it('strings are encrypted as UTF-8 and base64 strings decrypt', async () => {
     const { ciphertext } = await encrypt('héllo', { keyring, suite: 0x0478 });
     expect(

@@ -31,6 +31,12 @@ export interface DecryptOptionsBase {
   readonly commitmentPolicy?: CommitmentPolicy;
   /** Refuse messages with more encrypted data keys than this. @defaultValue no limit */
   readonly maxEncryptedDataKeys?: number;
+  /**
+   * Refuse signed messages right after the header (the ESDK's `decryptUnsignedMessageStream`): for callers
+   * that must never see plaintext before the end of the message is known good and that only expect 0x0478.
+   * @defaultValue false
+   */
+  readonly unsignedOnly?: boolean;
 }
 
 /** Resolved decrypt options. @internal */
@@ -40,6 +46,7 @@ export interface ResolvedDecrypt {
   readonly maxEdks: number;
   readonly reproduced: EncryptionContext | undefined;
   readonly requiredKeys: readonly string[];
+  readonly unsignedOnly: boolean;
 }
 
 /** @internal */
@@ -50,6 +57,7 @@ export function resolveDecrypt(o: DecryptOptionsBase): ResolvedDecrypt {
     maxEdks: resolveMaxEdks(o.maxEncryptedDataKeys),
     reproduced: o.encryptionContext,
     requiredKeys: o.requiredEncryptionContextKeys ?? [],
+    unsignedOnly: o.unsignedOnly ?? false,
   };
 }
 
@@ -92,6 +100,11 @@ export class DecryptSession {
       throw decryptionError(
         `commitment policy ${o.policy} refuses suite 0x${suite.id.toString(16).padStart(4, '0')} (no key commitment)`,
       );
+    }
+    //= aws-encryption-sdk-specification/client-apis/decrypt.md#behavior
+    //# The ESDK MUST provide a configuration option that causes the decryption operation to fail immediately after parsing the header if a signed algorithm suite is used.
+    if (o.unsignedOnly && suite.signature) {
+      throw decryptionError('unsignedOnly: the message uses a signed algorithm suite');
     }
     for (const k of o.requiredKeys) {
       //= aws-encryption-sdk-specification/framework/required-encryption-context-cmm.md#decrypt-materials
