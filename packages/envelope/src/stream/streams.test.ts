@@ -128,6 +128,20 @@ describe('signed stream hold-back', () => {
   });
 });
 
+describe('abort', () => {
+  it('an AbortSignal destroys the stream with an AbortError', async () => {
+    const ac = new AbortController();
+    const enc = encryptStream({ keyring, suite: 0x0478, signal: ac.signal });
+    const done = collect(enc).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    enc.write(randomBytes(10_000));
+    ac.abort();
+    expect(((await done) as Error | undefined)?.name).toBe('AbortError');
+  });
+});
+
 describe('web streams', () => {
   it('encryptWebStream and decryptWebStream round-trip', async () => {
     const pt = randomBytes(10_000);
