@@ -66,3 +66,31 @@ describe('cache middleware inside the steadykms plugin', () => {
     );
   });
 });
+
+describe('one plugin object applied to two clients', () => {
+  it('gives each client its own Decrypt cache, so one client never answers the other from cache', async () => {
+    kms = await startTestKms({ quotas: false });
+    const admin = kms.client();
+    const keyId = (await admin.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const blob = (
+      await admin.send(new EncryptCommand({ KeyId: keyId, Plaintext: new Uint8Array(16).fill(3) }))
+    ).CiphertextBlob!;
+    kms.server.resetStats();
+
+    const plugin = getSteadyKmsPlugin({
+      region: 'us-east-1',
+      decryptCache: { ttlMs: 60_000, maxEntries: 10 },
+    });
+    const a = kms.client();
+    const b = kms.client();
+    a.middlewareStack.use(plugin);
+    b.middlewareStack.use(plugin);
+
+    await a.send(new DecryptCommand({ CiphertextBlob: blob }));
+    await a.send(new DecryptCommand({ CiphertextBlob: blob }));
+    expect(kms.server.stats().byOperation['Decrypt']?.accepted).toBe(1);
+    // Client b may hold other credentials: its first Decrypt must reach KMS.
+    await b.send(new DecryptCommand({ CiphertextBlob: blob }));
+    expect(kms.server.stats().byOperation['Decrypt']?.accepted).toBe(2);
+  });
+});

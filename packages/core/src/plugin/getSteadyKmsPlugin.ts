@@ -33,31 +33,35 @@ import { retryMiddleware, retryMiddlewareOptions } from './retryMiddleware.js';
  * - `steadykmsLimiterMiddleware` (right after `retryMiddleware`): paces every attempt.
  *
  * Accepts options or an already resolved config (from `resolveSteadyKmsConfig`). The learned key-spec
- * cache belongs to the plugin instance; the pool limiters belong to the process (see `registry`).
+ * cache, the learned region and the Decrypt cache belong to each client the plugin is applied to (a
+ * `DecryptCache` instance passed in is shared on purpose); the pool limiters belong to the process (see
+ * `registry`).
  */
 export function getSteadyKmsPlugin<
   Input extends object = object,
   Output extends MetadataBearer = MetadataBearer,
 >(options: SteadyKmsPluginOptions | SteadyKmsResolvedConfig = {}): Pluggable<Input, Output> {
   const config = isResolved(options) ? options : resolveSteadyKmsConfig(options);
-  const state: PluginState = {
-    config,
-    facts: new KeyFacts(config.keySpecCacheSize),
-    learnedRegion: undefined,
-    region: undefined,
-    limiters: new Map(),
-  };
   const raw = isResolved(options) ? {} : options;
-  const cache =
-    raw.decryptCache !== undefined || raw.coalesce === true
-      ? getCacheMiddleware<Input, Output>({
-          decryptCache: raw.decryptCache,
-          coalesce: raw.coalesce ?? false,
-          clock: config.clock,
-        })
-      : undefined;
   return {
     applyToStack(stack) {
+      // Per client, not per plugin object: a plugin applied to two clients (other regions, other
+      // credentials) must not let one answer the other's Decrypt from cache, nor share a learned region.
+      const state: PluginState = {
+        config,
+        facts: new KeyFacts(config.keySpecCacheSize),
+        learnedRegion: undefined,
+        region: undefined,
+        limiters: new Map(),
+      };
+      const cache =
+        raw.decryptCache !== undefined || raw.coalesce === true
+          ? getCacheMiddleware<Input, Output>({
+              decryptCache: raw.decryptCache,
+              coalesce: raw.coalesce ?? false,
+              clock: config.clock,
+            })
+          : undefined;
       stack.add(operationMiddleware(state), operationMiddlewareOptions);
       if (cache !== undefined) {
         // Right inside the operation middleware: it reads the operationId the operation middleware
