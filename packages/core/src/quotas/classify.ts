@@ -254,8 +254,12 @@ export function classifyOperation(
     }
     const family = cryptoFamily(operation, input, key);
     const charges: [QuotaCharge, ...QuotaCharge[]] = [{ pool: family, region, cost: 1 }];
-    if (key?.customKeyStoreId !== undefined && operation !== 'GenerateRandom') {
-      charges.push({ pool: `custom-key-store/${key.customKeyStoreId}`, region, cost: 1 });
+    // GenerateRandom names its key store in the input (it takes no key); other crypto calls reach a
+    // custom key store through their key.
+    const store =
+      operation === 'GenerateRandom' ? str(input['CustomKeyStoreId']) : key?.customKeyStoreId;
+    if (store !== undefined) {
+      charges.push({ pool: `custom-key-store/${store}`, region, cost: 1 });
     }
     return {
       operation,

@@ -94,6 +94,15 @@ describe('classifyOperation', () => {
     });
     expect(c.charges.map((x) => x.pool)).toEqual(['symmetric', 'custom-key-store/cks-1']);
   });
+  it('GenerateRandom in a custom key store also debits that store', () => {
+    const c = classifyOperation(
+      'GenerateRandom',
+      { CustomKeyStoreId: 'cks-9', NumberOfBytes: 8 },
+      'r',
+    );
+    expect(c.charges.map((x) => x.pool)).toEqual(['symmetric', 'custom-key-store/cks-9']);
+    expect(classifyOperation('GenerateRandom', {}, 'r').charges).toHaveLength(1);
+  });
   it('ReplicateKey costs one ReplicateKey here and two CreateKey in the replica region', () => {
     const c = classifyOperation(
       'ReplicateKey',
