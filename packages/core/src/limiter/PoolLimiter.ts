@@ -79,10 +79,12 @@ export class PoolLimiter {
     const wasRecovering = this.#rate.state.kind === 'recovering';
     const r = this.#rate.rate(now);
     const recovered = this.#rate.state.kind === ('steady' as string);
+    // Publish the first rate a subscriber can see (so a gauge has a value for every pool in use,
+    // not only for pools a throttle lowered), then changes while recovering, at most once a second.
     if (
-      wasRecovering &&
       channels.rate.hasSubscribers &&
-      (recovered || now - this.#lastRatePublish >= 1000)
+      ((this.#lastRatePublish === Number.NEGATIVE_INFINITY && Number.isFinite(r)) ||
+        (wasRecovering && (recovered || now - this.#lastRatePublish >= 1000)))
     ) {
       this.#publishRate(now, r);
     }
