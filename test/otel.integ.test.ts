@@ -198,13 +198,10 @@ describe('otel end to end: spans', () => {
     expect(span!.attributes['steadykms.encryption_context.tenant']).toMatch(
       /^hmac-sha256:[0-9a-f]{32}$/,
     );
-    expect(span!.events.map((e) => e.name)).toEqual(['steadykms.attempt']);
-    expect(span!.events[0]!.attributes).toMatchObject({
-      'steadykms.attempt': 1,
-      'steadykms.attempt.outcome': 'ok',
-      'http.response.status_code': 200,
-      'aws.request_id': out.$metadata.requestId,
-    });
+    // The single successful attempt is summarised on the span rather than as an event.
+    expect(span!.events).toEqual([]);
+    expect(span!.attributes['http.response.status_code']).toBe(200);
+    expect(span!.attributes['steadykms.attempt.duration_ms']).toBeGreaterThanOrEqual(0);
   });
 
   it('shows throttle-then-success as one span with throttle, attempt and retry events', async () => {

@@ -54,7 +54,10 @@ export const ATTR_INCOMPLETE = 'steadykms.incomplete' as const;
 export const ATTR_ATTEMPT = 'steadykms.attempt' as const;
 /** On `steadykms.attempt` events: `ok`, `throttled`, `transient` or `error`. */
 export const ATTR_ATTEMPT_OUTCOME = 'steadykms.attempt.outcome' as const;
-/** On `steadykms.attempt` events: how long the attempt took, in milliseconds. */
+/**
+ * On `steadykms.attempt` events: how long the attempt took, in milliseconds. Also on the span itself when
+ * the operation's only attempt succeeded, which then has no event (see `EVENT_ATTEMPT`).
+ */
 export const ATTR_ATTEMPT_DURATION_MS = 'steadykms.attempt.duration_ms' as const;
 /** On `steadykms.throttle` events: the pool's pacing rate after the decrease, requests per second. */
 export const ATTR_LIMITER_RATE = 'steadykms.limiter.rate' as const;
@@ -65,7 +68,11 @@ export const ATTR_RETRY_REASON = 'steadykms.retry.reason' as const;
 /** On limiter-wait events and metrics: `interactive` or `batch`. */
 export const ATTR_LIMITER_PRIORITY = 'steadykms.limiter.priority' as const;
 
-/** Span event: one request sent to KMS, added when it completes. */
+/**
+ * Span event: one request sent to KMS, added when it completes. Not added for an operation whose first and
+ * only attempt succeeded: that attempt is summarised on the span (`http.response.status_code`,
+ * `steadykms.attempt.duration_ms`), because the event would cost a per-call allocation for no information.
+ */
 export const EVENT_ATTEMPT = 'steadykms.attempt' as const;
 /** Span event: KMS throttled an attempt. */
 export const EVENT_THROTTLE = 'steadykms.throttle' as const;

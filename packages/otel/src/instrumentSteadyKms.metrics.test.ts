@@ -168,6 +168,22 @@ describe('instrumentSteadyKms metrics', () => {
     expect(handle!.estimateMonthlyCost({ keys: 2 }).keysUsd).toBe(2);
   });
 
+  it('sums operations whose spans differ but whose metric attributes match into one series', async () => {
+    instrument();
+    // The account and the key as named are on spans, not on metrics: these three share one series.
+    op('Encrypt', {}, { accountId: '111122223333' });
+    op('Encrypt', {}, { accountId: '444455556666' });
+    op('Encrypt', {}, { keyId: 'alias/k1' });
+    // A different ARN in the response is a different series.
+    op('Encrypt', { keyArn: `${KEY}-other` });
+    const requests = (await collect()).get('steadykms.kms.requests');
+    const points = requests!.dataPoints.filter((p) => p.attributes['rpc.method'] === 'Encrypt');
+    expect(points.map((p) => [p.attributes['steadykms.kms.key'], p.value])).toEqual([
+      [KEY, 3],
+      [`${KEY}-other`, 1],
+    ]);
+  });
+
   it('records limiter waits in seconds, and keeps the last rate of each pool for the gauges', async () => {
     instrument();
     const wait = (waitMs: number): void =>

@@ -145,14 +145,37 @@ describe('instrumentSteadyKms spans', () => {
     expect(span.attributes['steadykms.cost.usd']).toBeCloseTo(0.000003, 12);
     expect(span.attributes['steadykms.kms.key_alias']).toBeUndefined();
     expect(span.attributes['error.type']).toBeUndefined();
-    expect(span.events.map((e) => e.name)).toEqual(['steadykms.limiter.wait', 'steadykms.attempt']);
-    expect(span.events[1]!.attributes).toMatchObject({
+    // A single successful attempt is summarised on the span instead of an event of its own.
+    expect(span.events.map((e) => e.name)).toEqual(['steadykms.limiter.wait']);
+    expect(span.attributes).toMatchObject({
+      'steadykms.attempt.duration_ms': 3,
+      'http.response.status_code': 200,
+    });
+  });
+
+  it('adds a held-back successful first attempt as an event when more of the operation follows it', () => {
+    instrument();
+    const s = start();
+    attempt(s, 1);
+    channels.cache.publish({
+      cache: 'decrypt',
+      event: 'evict',
+      operation: 'Decrypt',
+      operationId: s.operationId,
+      keyId: KEY_ARN,
+      reason: 'capacity',
+    });
+    end(s);
+    const span = only();
+    expect(span.events.map((e) => e.name)).toEqual(['steadykms.attempt', 'steadykms.cache']);
+    expect(span.events[0]!.attributes).toMatchObject({
       'steadykms.attempt': 1,
       'steadykms.attempt.outcome': 'ok',
       'steadykms.attempt.duration_ms': 3,
       'http.response.status_code': 200,
       'aws.request_id': 'req-1',
     });
+    expect(span.attributes['steadykms.attempt.duration_ms']).toBeUndefined();
   });
 
   it('records throttles and retries as events, and does not bill the throttled attempt', () => {
@@ -264,16 +287,22 @@ describe('instrumentSteadyKms spans', () => {
     instrument();
     const a = start({ operation: 'Encrypt' });
     const b = start({ operation: 'Decrypt' });
-    attempt(b, 1, { requestId: 'b-1' });
-    attempt(a, 1, { requestId: 'a-1' });
+    attempt(b, 1, { requestId: 'b-1', durationMs: 7 });
+    attempt(a, 1, { requestId: 'a-1', durationMs: 9 });
     end(b, { requestId: 'b-1' });
     end(a, { requestId: 'a-1' });
     const spans = exporter.getFinishedSpans();
-    expect(spans.map((x) => [x.name, x.attributes['aws.request_id']])).toEqual([
-      ['KMS.Decrypt', 'b-1'],
-      ['KMS.Encrypt', 'a-1'],
+    // Each span's single attempt is summarised on it (`steadykms.attempt.duration_ms`), from its own message.
+    expect(
+      spans.map((x) => [
+        x.name,
+        x.attributes['aws.request_id'],
+        x.attributes['steadykms.attempt.duration_ms'],
+      ]),
+    ).toEqual([
+      ['KMS.Decrypt', 'b-1', 7],
+      ['KMS.Encrypt', 'a-1', 9],
     ]);
-    expect(spans[0]!.events[0]!.attributes!['aws.request_id']).toBe('b-1');
   });
 
   it('records encryption-context keys, allow-listed values, and keyed hashes of the rest', () => {

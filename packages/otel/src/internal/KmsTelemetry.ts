@@ -1,6 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import {
-  SpanKind,
   SpanStatusCode,
   diag,
   metrics,
@@ -36,7 +35,6 @@ import {
   ATTR_ATTEMPT_DURATION_MS,
   ATTR_ATTEMPT_OUTCOME,
   ATTR_ATTEMPTS,
-  ATTR_BILLING_CLASS,
   ATTR_CACHE_EVENT,
   ATTR_CACHE_NAME,
   ATTR_CACHE_REASON,
@@ -45,9 +43,7 @@ import {
   ATTR_ERROR_CODE,
   ATTR_INCOMPLETE,
   ATTR_KMS_KEY,
-  ATTR_KMS_KEY_ALIAS,
   ATTR_KMS_KEY_ARN,
-  ATTR_KMS_KEY_ID,
   ATTR_LIMITER_PRIORITY,
   ATTR_LIMITER_RATE,
   ATTR_LIMITER_WAIT_MS,
@@ -63,7 +59,7 @@ import {
   EVENT_THROTTLE,
 } from '../attributes.js';
 import { ContextAuditor } from '../audit/ContextAuditor.js';
-import { billingClassOf, pricePerRequest, resolvePrices, type PriceTable } from '../cost/prices.js';
+import { pricePerRequest, resolvePrices, type PriceTable } from '../cost/prices.js';
 import {
   ATTR_AWS_REQUEST_ID,
   ATTR_CLOUD_ACCOUNT_ID,
@@ -76,14 +72,21 @@ import type { KmsUsage, SteadyKmsOtelOptions } from '../types.js';
 import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION } from '../version.js';
 import { CounterTable, type CounterRow } from './CounterTable.js';
 import { createInstruments, observeAll, type Instruments } from './instruments.js';
+import { ShapeCache, type OperationShape } from './ShapeCache.js';
 
 const log = diag.createComponentLogger({ namespace: INSTRUMENTATION_NAME });
 
 /** One logical operation between its start and end messages. */
 interface OpenOperation {
-  readonly operation: string;
+  readonly shape: OperationShape;
   readonly span: Span;
   retries: number;
+  /**
+   * A first attempt that succeeded, held back rather than added as an event: if it is the operation's
+   * only attempt (the common case) the end summarises it in span attributes; anything that follows it
+   * turns it into an event after all.
+   */
+  okAttempt: AttemptEndMessage | undefined;
 }
 
 type Handler = (message: unknown, name: string | symbol) => void;
@@ -94,10 +97,6 @@ function zeroCounts(): Record<BillingClass, number> {
 
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0;
-}
-
-function isAlias(keyId: string): boolean {
-  return keyId.startsWith('alias/') || keyId.includes(':alias/');
 }
 
 /**
@@ -119,6 +118,8 @@ export class KmsTelemetry {
   readonly #open = new Map<number, OpenOperation>();
   readonly #rates = new Map<string, RateMessage>();
   readonly #counters = new CounterTable();
+  readonly #shapes: ShapeCache;
+  readonly #waitAttributes = new Map<string, Attributes>();
   readonly #handlers: ReadonlyArray<readonly [string, Handler]>;
   #enabled = false;
   #since = Date.now();
@@ -130,6 +131,7 @@ export class KmsTelemetry {
     this.#options = options;
     this.#auditor = new ContextAuditor(options.allowListedContextKeys ?? [], options.hashKey);
     this.#prices = resolvePrices(options.prices);
+    this.#shapes = new ShapeCache(this.#prices);
     this.#metricsByKey = options.metricsByKey ?? true;
     this.#maxOpen = options.maxOpenOperations ?? 10_000;
     if (!Number.isInteger(this.#maxOpen) || this.#maxOpen < 1) {
@@ -252,6 +254,7 @@ export class KmsTelemetry {
   };
 
   #abandon(op: OpenOperation): void {
+    this.#flushAttempt(op);
     op.span.setAttribute(ATTR_INCOMPLETE, true);
     op.span.end();
   }
@@ -272,30 +275,16 @@ export class KmsTelemetry {
         this.#abandon(oldest[1]);
       }
     }
-    const attributes: Attributes = {
-      [ATTR_RPC_SYSTEM]: RPC_SYSTEM_VALUE_AWS_API,
-      [ATTR_RPC_SERVICE]: 'KMS',
-      [ATTR_RPC_METHOD]: m.operation,
-      [ATTR_CLOUD_REGION]: m.region,
-      [ATTR_QUOTA_POOL]: m.pool,
-      [ATTR_BILLING_CLASS]: m.billing,
-    };
-    if (m.accountId !== undefined) attributes[ATTR_CLOUD_ACCOUNT_ID] = m.accountId;
-    if (m.keyId !== undefined) {
-      attributes[ATTR_KMS_KEY_ID] = m.keyId;
-      if (isAlias(m.keyId)) attributes[ATTR_KMS_KEY_ALIAS] = m.keyId;
-    }
+    // Name, kind and start attributes are the same for every call of one shape: built once, reused.
+    const shape = this.#shapes.get(m);
     // The publish is synchronous, so the active context is the caller's and the span is its child.
-    const span = this.#tracer.startSpan(`KMS.${m.operation}`, {
-      kind: SpanKind.CLIENT,
-      attributes,
-    });
-    if (span.isRecording() && m.encryptionContext !== undefined) {
+    const span = this.#tracer.startSpan(shape.spanName, shape.spanOptions);
+    if (m.encryptionContext !== undefined && span.isRecording()) {
       const ec: Attributes = {};
       this.#auditor.addAttributes(m.encryptionContext, ec);
       span.setAttributes(ec);
     }
-    this.#open.set(m.operationId, { operation: m.operation, span, retries: 0 });
+    this.#open.set(m.operationId, { shape, span, retries: 0, okAttempt: undefined });
     const hook = this.#options.startHook;
     if (hook !== undefined) this.#runHook('startHook', () => hook(span, { message: m }));
   };
@@ -303,6 +292,23 @@ export class KmsTelemetry {
   readonly #onAttemptEnd = (m: AttemptEndMessage): void => {
     const op = this.#open.get(m.operationId);
     if (op === undefined || !op.span.isRecording()) return;
+    this.#flushAttempt(op);
+    if (m.outcome === 'ok' && m.attempt === 1) {
+      // Most likely the only attempt: an event for it would repeat the span (see #onEnd).
+      op.okAttempt = m;
+      return;
+    }
+    this.#addAttemptEvent(op.span, m);
+  };
+
+  /** Turns a held-back first attempt into the event it would have been, because more followed it. */
+  #flushAttempt(op: OpenOperation): void {
+    if (op.okAttempt === undefined) return;
+    this.#addAttemptEvent(op.span, op.okAttempt);
+    op.okAttempt = undefined;
+  }
+
+  #addAttemptEvent(span: Span, m: AttemptEndMessage): void {
     const attributes: Attributes = {
       [ATTR_ATTEMPT]: m.attempt,
       [ATTR_ATTEMPT_OUTCOME]: m.outcome,
@@ -311,12 +317,13 @@ export class KmsTelemetry {
     if (m.httpStatus !== undefined) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = m.httpStatus;
     if (m.requestId !== undefined) attributes[ATTR_AWS_REQUEST_ID] = m.requestId;
     if (m.errorName !== undefined) attributes[ATTR_ERROR_TYPE] = m.errorName;
-    op.span.addEvent(EVENT_ATTEMPT, attributes);
-  };
+    span.addEvent(EVENT_ATTEMPT, attributes);
+  }
 
   readonly #onThrottle = (m: ThrottleMessage): void => {
     const op = this.#open.get(m.operationId);
     if (op === undefined || !op.span.isRecording()) return;
+    this.#flushAttempt(op);
     const attributes: Attributes = { [ATTR_ATTEMPT]: m.attempt, [ATTR_QUOTA_POOL]: m.pool };
     // Core reports an infinite rate when the pool is not paced (quotas off); JSON exporters would
     // turn that into null, so it is left out.
@@ -329,6 +336,7 @@ export class KmsTelemetry {
     if (op === undefined) return;
     op.retries++;
     if (!op.span.isRecording()) return;
+    this.#flushAttempt(op);
     op.span.addEvent(EVENT_RETRY, {
       [ATTR_ATTEMPT]: m.attempt,
       [ATTR_RETRY_DELAY_MS]: m.delayMs,
@@ -338,22 +346,37 @@ export class KmsTelemetry {
 
   readonly #onLimiterWait = (m: LimiterWaitMessage): void => {
     const op = m.operationId === undefined ? undefined : this.#open.get(m.operationId);
-    const attributes: Attributes = {
-      [ATTR_RPC_SYSTEM]: RPC_SYSTEM_VALUE_AWS_API,
-      [ATTR_RPC_SERVICE]: 'KMS',
-      [ATTR_QUOTA_POOL]: m.pool,
-      [ATTR_CLOUD_REGION]: m.region,
-      [ATTR_LIMITER_PRIORITY]: m.priority,
-    };
-    if (op !== undefined) attributes[ATTR_RPC_METHOD] = op.operation;
-    this.#instruments.limiterWait.record(m.waitMs / 1000, attributes);
+    this.#instruments.limiterWait.record(m.waitMs / 1000, this.#waitAttributesOf(m, op));
     if (op !== undefined && m.waitMs > 0 && op.span.isRecording()) {
+      this.#flushAttempt(op);
       op.span.addEvent(EVENT_LIMITER_WAIT, {
         [ATTR_LIMITER_WAIT_MS]: m.waitMs,
         [ATTR_LIMITER_PRIORITY]: m.priority,
       });
     }
   };
+
+  /** The attributes of a limiter-wait record, one frozen object per pool, region, priority and operation. */
+  #waitAttributesOf(m: LimiterWaitMessage, op: OpenOperation | undefined): Attributes {
+    const operation = op?.shape.operation;
+    const id = `${m.pool}\u0000${m.region}\u0000${m.priority}\u0000${operation ?? ''}`;
+    let attributes = this.#waitAttributes.get(id);
+    if (attributes === undefined) {
+      const a: Attributes = {
+        [ATTR_RPC_SYSTEM]: RPC_SYSTEM_VALUE_AWS_API,
+        [ATTR_RPC_SERVICE]: 'KMS',
+        [ATTR_QUOTA_POOL]: m.pool,
+        [ATTR_CLOUD_REGION]: m.region,
+        [ATTR_LIMITER_PRIORITY]: m.priority,
+      };
+      if (operation !== undefined) a[ATTR_RPC_METHOD] = operation;
+      attributes = Object.freeze(a);
+      // Pools, regions and operations are few; the bound only guards against a misbehaving publisher.
+      if (this.#waitAttributes.size >= 2000) this.#waitAttributes.clear();
+      this.#waitAttributes.set(id, attributes);
+    }
+    return attributes;
+  }
 
   readonly #onRate = (m: RateMessage): void => {
     this.#rates.set(`${m.pool}\u0000${m.region}\u0000${m.accountId ?? ''}`, m);
@@ -362,6 +385,7 @@ export class KmsTelemetry {
   readonly #onCache = (m: CacheMessage): void => {
     const op = m.operationId === undefined ? undefined : this.#open.get(m.operationId);
     if (op !== undefined && op.span.isRecording()) {
+      this.#flushAttempt(op);
       const attributes: Attributes = { [ATTR_CACHE_NAME]: m.cache, [ATTR_CACHE_EVENT]: m.event };
       if (m.reason !== undefined) attributes[ATTR_CACHE_REASON] = m.reason;
       op.span.addEvent(EVENT_CACHE, attributes);
@@ -413,6 +437,21 @@ export class KmsTelemetry {
     });
   }
 
+  /**
+   * {@link #rowFor} through the shape's memo: for an operation that ended without error, two lookups by
+   * strings the messages already hold instead of building the row's id.
+   */
+  #rowOf(shape: OperationShape, m: OperationEndMessage): CounterRow {
+    if (m.error !== undefined) return this.#rowFor(m);
+    const byCache = ShapeCache.rowsFor(shape, this.#metricsByKey ? (m.keyArn ?? '') : '');
+    let row = byCache.get(m.cache);
+    if (row === undefined) {
+      row = this.#rowFor(m);
+      byCache.set(m.cache, row);
+    }
+    return row;
+  }
+
   readonly #onEnd = (m: OperationEndMessage): void => {
     // A message that breaks the contract would turn every later sum into NaN; drop it instead.
     if (!isCount(m.attempts) || !isCount(m.throttles) || !Number.isFinite(m.durationMs)) {
@@ -421,11 +460,12 @@ export class KmsTelemetry {
     }
     const op = this.#open.get(m.operationId);
     this.#open.delete(m.operationId);
-    const billing = billingClassOf(m.billing);
+    const shape = op?.shape ?? this.#shapes.get(m);
+    const billing = shape.billing;
     const billable = this.#prices.billThrottledRequests
       ? m.attempts
       : Math.max(0, m.attempts - m.throttles);
-    const costUsd = billable * pricePerRequest(this.#prices, billing);
+    const costUsd = billable * shape.pricePerRequest;
     const hit = m.cache === 'hit' || m.cache === 'coalesced';
     const retries = op?.retries ?? Math.max(0, m.attempts - 1);
 
@@ -433,7 +473,9 @@ export class KmsTelemetry {
     this.#throttles += m.throttles;
     if (hit) this.#cacheHits[billing]++;
 
-    const row = this.#rowFor(m);
+    const row = this.#rowOf(shape, m);
+    // The one metric still recorded per call: the SDK hashes the attribute set on every record (about
+    // 2.5 microseconds here), and a histogram has no observable form to report sums at collection.
     this.#instruments.duration.record(m.durationMs / 1000, row.attributes);
     row.requests += m.attempts;
     row.throttles += m.throttles;
@@ -441,7 +483,7 @@ export class KmsTelemetry {
     row.costUsd += costUsd;
     if (hit) {
       row.cacheHits++;
-      row.savedUsd += pricePerRequest(this.#prices, billing);
+      row.savedUsd += shape.pricePerRequest;
     }
 
     if (op === undefined) return;
@@ -457,6 +499,18 @@ export class KmsTelemetry {
       };
       if (m.keyArn !== undefined) end[ATTR_KMS_KEY_ARN] = m.keyArn;
       if (m.requestId !== undefined) end[ATTR_AWS_REQUEST_ID] = m.requestId;
+      const only = op.okAttempt;
+      if (only !== undefined) {
+        op.okAttempt = undefined;
+        if (m.attempts === 1) {
+          // A single successful attempt is summarised on the span rather than as an event: its outcome
+          // is the span's (no error), its request id is `aws.request_id`; what only it knows is here.
+          end[ATTR_ATTEMPT_DURATION_MS] = only.durationMs;
+          if (only.httpStatus !== undefined) end[ATTR_HTTP_RESPONSE_STATUS_CODE] = only.httpStatus;
+        } else {
+          this.#addAttemptEvent(span, only);
+        }
+      }
       if (m.error !== undefined) {
         end[ATTR_ERROR_TYPE] = m.error.name;
         if (m.error.code !== undefined) end[ATTR_ERROR_CODE] = m.error.code;
