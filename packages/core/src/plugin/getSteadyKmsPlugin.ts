@@ -43,6 +43,15 @@ export function getSteadyKmsPlugin<
 >(options: SteadyKmsPluginOptions | SteadyKmsResolvedConfig = {}): Pluggable<Input, Output> {
   const config = isResolved(options) ? options : resolveSteadyKmsConfig(options);
   const raw = isResolved(options) ? {} : options;
+  const wantsCache = raw.decryptCache !== undefined || raw.coalesce === true;
+  const makeCache = () =>
+    getCacheMiddleware<Input, Output>({
+      decryptCache: raw.decryptCache,
+      coalesce: raw.coalesce ?? false,
+      clock: config.clock,
+    });
+  // Built now so bad cache options fail when the plugin is made; the first client gets this one.
+  let unusedCache = wantsCache ? makeCache() : undefined;
   return {
     applyToStack(stack) {
       // Per client, not per plugin object: a plugin applied to two clients (other regions, other
@@ -54,14 +63,8 @@ export function getSteadyKmsPlugin<
         region: undefined,
         limiters: new Map(),
       };
-      const cache =
-        raw.decryptCache !== undefined || raw.coalesce === true
-          ? getCacheMiddleware<Input, Output>({
-              decryptCache: raw.decryptCache,
-              coalesce: raw.coalesce ?? false,
-              clock: config.clock,
-            })
-          : undefined;
+      const cache = wantsCache ? (unusedCache ?? makeCache()) : undefined;
+      unusedCache = undefined;
       stack.add(operationMiddleware(state), operationMiddlewareOptions);
       if (cache !== undefined) {
         // Right inside the operation middleware: it reads the operationId the operation middleware
