@@ -19,6 +19,7 @@ if (!existsSync(dist)) {
 const requireFromBench = createRequire(join(root, 'bench', 'package.json'));
 const sdk = requireFromBench('@aws-sdk/client-kms');
 const { startLocalKms } = await import(pathToFileURL(dist).href);
+const core = await import(pathToFileURL(join(root, 'packages', 'core', 'dist', 'index.js')).href);
 
 const REGION = 'eu-west-1';
 const SYMMETRIC_RPS = 50;
@@ -114,7 +115,38 @@ try {
     'everything else was throttled, nothing failed otherwise',
   );
 
-  step('What the server saw (stats by operation and pool)');
+  step(
+    `The same burst through steadykms: withSteadyKms(client, { quotas }) paces to ${SYMMETRIC_RPS} rps`,
+  );
+  // A second window's worth of quota must be free before the paced burst starts.
+  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+  kms.resetStats();
+  const steady = core.withSteadyKms(
+    new sdk.KMSClient({
+      endpoint: kms.url,
+      region: REGION,
+      credentials: { accessKeyId: 'AKIDDEMO', secretAccessKey: 'demo' },
+    }),
+    { quotas: { overrides: { symmetric: SYMMETRIC_RPS } } },
+  );
+  const started = Date.now();
+  const paced = await Promise.allSettled(
+    Array.from({ length: 200 }, () =>
+      steady.send(new sdk.GenerateDataKeyCommand({ KeyId: key.KeyId, KeySpec: 'AES_256' })),
+    ),
+  );
+  const seconds = (Date.now() - started) / 1000;
+  steady.destroy();
+  const pacedOk = paced.filter((r) => r.status === 'fulfilled').length;
+  const seen = kms.stats().byOperation['GenerateDataKey'] ?? { accepted: 0, throttled: 0 };
+  console.log(
+    `  succeeded: ${pacedOk} of 200 in ${seconds.toFixed(1)} s (${(pacedOk / seconds).toFixed(1)} per second)`,
+  );
+  console.log(`  the server saw: accepted ${seen.accepted}, throttled ${seen.throttled}`);
+  check(pacedOk === 200, 'every call succeeded: no ThrottlingException reached the caller');
+  check(seen.throttled <= 2, 'the limiter kept the server from throttling (at most a stray one)');
+
+  step('What the server saw (stats by operation and pool, since the paced burst)');
   const s = kms.stats();
   for (const [name, c] of Object.entries(s.byOperation)) {
     console.log(
