@@ -51,7 +51,11 @@ export function serializeEncryptionContext(context: EncryptionContext): Buffer {
  */
 export function parseEncryptionContext(bytes: Uint8Array): Record<string, string> {
   if (bytes.length === 0) return {};
-  const context: Record<string, string> = Object.create(null) as Record<string, string>;
+  // Pairs collected first and turned into an object once: Object.fromEntries defines own data
+  // properties (a key named "__proto__" stays an ordinary key) without the dictionary-mode object and
+  // copy a null-prototype accumulator costs on every message.
+  const pairs: [string, string][] = [];
+  let seen: Set<string> | undefined;
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 2) throw formatError('encryption context: truncated pair count');
   const count = buf.readUInt16BE(0);
@@ -71,13 +75,18 @@ export function parseEncryptionContext(bytes: Uint8Array): Record<string, string
     if (o + vl > buf.length) throw formatError('encryption context: truncated value');
     const value = decodeUtf8(buf, o, o + vl, 'value');
     o += vl;
-    if (Object.prototype.hasOwnProperty.call(context, key)) {
-      throw formatError('encryption context: duplicate key');
-    }
-    context[key] = value;
+    // A linear scan for the few pairs a context usually has; a Set past that, so a hostile count of
+    // 65,535 pairs stays linear.
+    let duplicate = false;
+    if (seen !== undefined) duplicate = seen.has(key);
+    else for (const p of pairs) if (p[0] === key) duplicate = true;
+    if (duplicate) throw formatError('encryption context: duplicate key');
+    pairs.push([key, value]);
+    if (seen !== undefined) seen.add(key);
+    else if (pairs.length === 16) seen = new Set(pairs.map((p) => p[0]));
   }
   if (o !== buf.length) throw formatError('encryption context: bytes after the last pair');
-  return { ...context };
+  return Object.fromEntries(pairs);
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
