@@ -21,6 +21,7 @@ A KMS-compatible HTTP server with real request quotas, fault injection and durab
   --credentials <id:secret>  strict mode: verify SigV4 signatures against these credentials (repeatable)
   --audit-log <path>         append CloudTrail-shaped audit records to <path>
   --hot-key-state-changes <n> at most n state changes per key per second (default: off)
+  --transport <http|net>     'http' (node:http, default) or 'net' (a lean HTTP/1.1 server, less CPU)
   -h, --help                 show this help
 
 The master key for material at rest comes from LOCAL_KMS_MASTER_KEY (base64 of 32 bytes) or
@@ -46,6 +47,7 @@ function main(): Promise<void> {
       credentials: { type: 'string', multiple: true },
       'audit-log': { type: 'string' },
       'hot-key-state-changes': { type: 'string' },
+      transport: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -83,6 +85,10 @@ function main(): Promise<void> {
   if (values['fault-seed'] !== undefined) {
     faults = { ...faults, seed: Number(values['fault-seed']) };
   }
+  const transport = values.transport;
+  if (transport !== undefined && transport !== 'http' && transport !== 'net') {
+    fail('--transport must be http or net');
+  }
   const port = values.port === undefined ? 0 : Number(values.port);
   const credentials: Record<string, string> = {};
   for (const c of values.credentials ?? []) {
@@ -94,6 +100,7 @@ function main(): Promise<void> {
     port,
     quotas,
     ...(values.host === undefined ? {} : { host: values.host }),
+    ...(transport === undefined ? {} : { transport }),
     ...(values['data-dir'] === undefined ? {} : { dataDir: values['data-dir'] }),
     ...(values['account-id'] === undefined ? {} : { accountId: values['account-id'] }),
     ...(faults === undefined ? {} : { faults }),

@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditLog } from './AuditLog.js';
 import type { FaultInjector, FaultsSetting } from './faults.js';
 import type { StatsRecorder } from './Stats.js';
@@ -17,20 +16,15 @@ export interface AdminDeps {
  */
 export function adminRoute(
   deps: AdminDeps,
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: { readonly method?: string | undefined },
+  reply: (status: number, contentType: string, body: string) => void,
   path: string,
   query: string,
   body: Buffer,
 ): void {
   const { stats, faults, audit } = deps;
   const json = (status: number, value: unknown): void => {
-    const text = JSON.stringify(value);
-    res.writeHead(status, {
-      'Content-Type': 'application/json',
-      'Content-Length': Buffer.byteLength(text),
-    });
-    res.end(text);
+    reply(status, 'application/json', JSON.stringify(value));
   };
   if (req.method === 'GET' && path === '/__admin/stats') {
     const cpu = process.cpuUsage();

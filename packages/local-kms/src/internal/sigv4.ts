@@ -60,7 +60,7 @@ function canonicalHeaderValue(raw: readonly string[], name: string): string | un
  * query, signed headers and the body's SHA-256. Returns the KMS error to answer with, or `undefined`.
  */
 export function verifySignature(
-  req: IncomingMessage,
+  req: Pick<IncomingMessage, 'headers' | 'rawHeaders' | 'url' | 'method'>,
   body: Buffer,
   credentials: Readonly<Record<string, StrictCredential>>,
 ): KmsError | undefined {
