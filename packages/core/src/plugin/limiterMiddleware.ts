@@ -43,6 +43,37 @@ function signingRegion(context: HandlerExecutionContext): string | undefined {
   return typeof region === 'string' && region.length > 0 ? region : undefined;
 }
 
+/**
+ * Publishes `attempt:end` for a response's output or an SDK error (both carry `$metadata`). Called only
+ * when the attempt was timed, i.e. someone listened when it started.
+ */
+function publishAttemptEnd(
+  state: OperationState,
+  attempt: number,
+  pool: string,
+  durationMs: number,
+  carrier: unknown,
+  outcome: AttemptEndMessage['outcome'],
+): void {
+  if (!channels.attemptEnd.hasSubscribers) return;
+  const message: AttemptEndMessage = {
+    operationId: state.id,
+    operation: state.operation,
+    attempt,
+    pool,
+    region: state.region,
+    durationMs,
+    httpStatus: statusOf(carrier),
+    requestId: requestIdOf(carrier),
+    outcome,
+    errorName: outcome !== 'ok' && carrier instanceof Error ? carrier.name : undefined,
+  };
+  channels.attemptEnd.publish(message);
+}
+
+/** Error classes reported as a `transient` attempt outcome: 5xx, resets, timeouts, unsent requests. */
+const TRANSIENT_CLASSES: ReadonlySet<string> = new Set(['transient', 'server', 'unsent']);
+
 function statusOf(e: unknown): number | undefined {
   const meta = (e as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata;
   return typeof meta?.httpStatusCode === 'number' ? meta.httpStatusCode : undefined;
@@ -148,21 +179,8 @@ export function limiterMiddleware(plugin: PluginState) {
       const t0 = timed ? config.clock.now() : 0;
       try {
         const result = await next(args);
-        if (timed && channels.attemptEnd.hasSubscribers) {
-          const message: AttemptEndMessage = {
-            operationId: state.id,
-            operation: state.operation,
-            attempt,
-            pool,
-            region: state.region,
-            durationMs: config.clock.now() - t0,
-            httpStatus: result.output.$metadata.httpStatusCode,
-            requestId: result.output.$metadata.requestId,
-            outcome: 'ok',
-            errorName: undefined,
-          };
-          channels.attemptEnd.publish(message);
-        }
+        if (timed)
+          publishAttemptEnd(state, attempt, pool, config.clock.now() - t0, result.output, 'ok');
         return result;
       } catch (e) {
         const cls = classifyError(e);
@@ -182,25 +200,10 @@ export function limiterMiddleware(plugin: PluginState) {
             channels.throttle.publish(message);
           }
         }
-        if (timed && channels.attemptEnd.hasSubscribers) {
-          const message: AttemptEndMessage = {
-            operationId: state.id,
-            operation: state.operation,
-            attempt,
-            pool,
-            region: state.region,
-            durationMs: config.clock.now() - t0,
-            httpStatus: statusOf(e),
-            requestId: requestIdOf(e),
-            outcome:
-              cls === 'throttled'
-                ? 'throttled'
-                : cls === 'transient' || cls === 'server' || cls === 'unsent'
-                  ? 'transient'
-                  : 'error',
-            errorName: e instanceof Error ? e.name : undefined,
-          };
-          channels.attemptEnd.publish(message);
+        if (timed) {
+          const outcome =
+            cls === 'throttled' ? 'throttled' : TRANSIENT_CLASSES.has(cls) ? 'transient' : 'error';
+          publishAttemptEnd(state, attempt, pool, config.clock.now() - t0, e, outcome);
         }
         throw e;
       }
