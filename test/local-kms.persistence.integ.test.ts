@@ -240,10 +240,13 @@ describe('kill -9', () => {
     // Let the burst run until a good number of keys were acknowledged, then kill -9 mid-flight.
     while (keys.length < 25 && failures.length === 0) await new Promise((r) => setTimeout(r, 5));
     expect(failures).toEqual([]);
+    // Listen before killing: the exit can fire while the burst is still unwinding, and a
+    // listener attached after it would wait forever.
+    const exited = new Promise((r) => first.child.once('exit', r));
     first.child.kill('SIGKILL');
     dead = true;
     await burst;
-    await new Promise((r) => first.child.once('exit', r));
+    await exited;
     client.destroy();
     expect(keys.length).toBeGreaterThanOrEqual(25);
 
