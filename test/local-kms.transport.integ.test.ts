@@ -249,4 +249,58 @@ describe('local-kms transport: net, raw sockets', () => {
     await pending;
     expect(Date.now() - t0).toBeLessThan(2_000);
   });
+
+  it('closes a keep-alive connection idle past keepAliveTimeoutMs, and keeps a busy one open', async () => {
+    const kms = await start({ keepAliveTimeoutMs: 200 });
+    const t0 = Date.now();
+    // One request, keep-alive, then silence: the server closes the connection after the timeout.
+    const idle = await raw(kms.url, [request('GenerateRandom', '{"NumberOfBytes":4}')], {
+      timeoutMs: 5_000,
+    });
+    const closedAfter = Date.now() - t0;
+    expect(statuses(idle)).toEqual([200]);
+    expect(closedAfter).toBeGreaterThanOrEqual(190);
+    expect(closedAfter).toBeLessThan(2_000);
+    // Requests every 100 ms for 600 ms: never idle for 200 ms, so all are answered on one connection.
+    const parts = Array.from({ length: 6 }, (_, i) =>
+      request('GenerateRandom', '{"NumberOfBytes":4}', i === 5),
+    );
+    const { hostname, port } = new URL(kms.url);
+    const socket = connect(Number(port), hostname);
+    const got: Buffer[] = [];
+    socket.on('data', (d: Buffer) => got.push(d));
+    const closed = new Promise((r) => socket.on('close', r));
+    await new Promise((r) => socket.on('connect', r));
+    for (const p of parts) {
+      socket.write(p);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await closed;
+    expect(statuses(Buffer.concat(got).toString('latin1'))).toEqual([200, 200, 200, 200, 200, 200]);
+  });
+
+  it('answers 24 MiB of requests pipelined behind a delayed answer, all in order', async () => {
+    const kms = await start({
+      faults: { seed: 1, operations: { GenerateRandom: { latencyMs: 1_200 } } },
+    });
+    const { hostname, port } = new URL(kms.url);
+    const socket = connect(Number(port), hostname);
+    const got: Buffer[] = [];
+    socket.on('data', (d: Buffer) => got.push(d));
+    socket.on('error', () => undefined);
+    const closed = new Promise((r) => socket.on('close', r));
+    await new Promise((r) => socket.on('connect', r));
+    // A delayed request, then 24 MiB of pipelined 1 MiB requests (each a ValidationException: the
+    // plaintext is over 4,096 bytes), the last one closing.
+    socket.write(request('GenerateRandom', '{"NumberOfBytes":4}'));
+    const big = `{"KeyId":"alias/none","Plaintext":"${'A'.repeat(1_000_000)}"}`;
+    for (let i = 0; i < 24; i++) socket.write(request('Encrypt', big, i === 23));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got.length).toBe(0);
+    await closed;
+    const codes = statuses(Buffer.concat(got).toString('latin1'));
+    expect(codes).toHaveLength(25);
+    expect(codes[0]).toBe(200);
+    expect(codes.slice(1).every((c) => c === 400)).toBe(true);
+  });
 });

@@ -22,6 +22,7 @@ A KMS-compatible HTTP server with real request quotas, fault injection and durab
   --audit-log <path>         append CloudTrail-shaped audit records to <path>
   --hot-key-state-changes <n> at most n state changes per key per second (default: off)
   --transport <http|net>     'http' (node:http, default) or 'net' (a lean HTTP/1.1 server, less CPU)
+  --keep-alive-timeout <ms>  close keep-alive connections idle this long (default: 60000)
   -h, --help                 show this help
 
 The master key for material at rest comes from LOCAL_KMS_MASTER_KEY (base64 of 32 bytes) or
@@ -48,6 +49,7 @@ function main(): Promise<void> {
       'audit-log': { type: 'string' },
       'hot-key-state-changes': { type: 'string' },
       transport: { type: 'string' },
+      'keep-alive-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -101,6 +103,9 @@ function main(): Promise<void> {
     quotas,
     ...(values.host === undefined ? {} : { host: values.host }),
     ...(transport === undefined ? {} : { transport }),
+    ...(values['keep-alive-timeout'] === undefined
+      ? {}
+      : { keepAliveTimeoutMs: Number(values['keep-alive-timeout']) }),
     ...(values['data-dir'] === undefined ? {} : { dataDir: values['data-dir'] }),
     ...(values['account-id'] === undefined ? {} : { accountId: values['account-id'] }),
     ...(faults === undefined ? {} : { faults }),

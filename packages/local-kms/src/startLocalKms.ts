@@ -1,5 +1,5 @@
 import { createServer, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import {
   classifyOperation,
@@ -28,7 +28,7 @@ import { adminRoute } from './internal/adminRoute.js';
 import { StatsRecorder, type LocalKmsStats, type Outcome } from './internal/Stats.js';
 import type { Input } from './internal/input.js';
 import type { KmsRequest, Reply } from './internal/transport.js';
-import { serveNetConnection } from './internal/netTransport.js';
+import { serveNetConnection, type NetConnection } from './internal/netTransport.js';
 
 /** A source of time in milliseconds since the epoch, injectable so tests can use a fake clock. */
 export interface Clock {
@@ -90,6 +90,11 @@ export interface LocalKmsOptions {
    * 4xx and a closed connection. Both hand requests to the same handler. @defaultValue `'http'`
    */
   readonly transport?: 'http' | 'net';
+  /**
+   * How long an idle keep-alive connection stays open, in milliseconds (both transports; the `net`
+   * transport closes idle connections within a quarter of this past it). @defaultValue `60_000`
+   */
+  readonly keepAliveTimeoutMs?: number;
 }
 
 /** A running local-kms. */
@@ -182,6 +187,12 @@ function validateOptions(o: LocalKmsOptions): void {
   }
   if (o.transport !== undefined && o.transport !== 'http' && o.transport !== 'net') {
     throw new RangeError("transport must be 'http' or 'net'");
+  }
+  if (
+    o.keepAliveTimeoutMs !== undefined &&
+    !(Number.isInteger(o.keepAliveTimeoutMs) && o.keepAliveTimeoutMs > 0)
+  ) {
+    throw new RangeError('keepAliveTimeoutMs must be a whole number of milliseconds above 0');
   }
   if (o.clock !== undefined && typeof o.clock.now !== 'function') {
     throw new RangeError('clock must have a now() method returning milliseconds');
@@ -498,13 +509,29 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
     }
   }
 
-  const sockets = new Set<Socket>();
+  const keepAliveMs = options.keepAliveTimeoutMs ?? 60_000;
+  const connections = new Set<NetConnection>();
+  // The net transport's idle sweep: a coarse tick instead of a timer per socket, so a request costs
+  // one integer store, not a timer refresh.
+  let tick = 0;
+  const sweepMs = Math.max(1, Math.min(5_000, Math.floor(keepAliveMs / 4)));
+  const idleTicks = Math.ceil(keepAliveMs / sweepMs);
+  const sweep =
+    options.transport === 'net'
+      ? setInterval(() => {
+          tick++;
+          for (const c of connections) {
+            if (!c.busy && tick - c.lastActive >= idleTicks) c.socket.destroy();
+          }
+        }, sweepMs).unref()
+      : undefined;
+  const connectionOptions = { maxBody: MAX_BODY, dispatch };
   const server =
     options.transport === 'net'
       ? createNetServer((socket) => {
-          sockets.add(socket);
-          socket.once('close', () => sockets.delete(socket));
-          serveNetConnection(socket, MAX_BODY, dispatch);
+          const conn = serveNetConnection(socket, connectionOptions, () => tick);
+          connections.add(conn);
+          socket.once('close', () => connections.delete(conn));
         })
       : createServer((req, res) => {
           const url = req.url ?? '/';
@@ -541,7 +568,7 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
             res.destroy();
           });
         });
-  if ('keepAliveTimeout' in server) server.keepAliveTimeout = 60_000;
+  if ('keepAliveTimeout' in server) server.keepAliveTimeout = keepAliveMs;
 
   try {
     await new Promise<void>((resolve, reject) => {
@@ -554,6 +581,7 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
   } catch (e) {
     // Could not listen (port in use...): release the data directory and the audit file.
     clearInterval(rotationTimer);
+    clearInterval(sweep);
     store.close();
     await audit?.close();
     throw e;
@@ -572,6 +600,7 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
     close() {
       closed ??= new Promise<void>((resolve) => {
         clearInterval(rotationTimer);
+        clearInterval(sweep);
         for (const t of timers) clearTimeout(t);
         timers.clear();
         server.close(() => {
@@ -579,7 +608,7 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
           void (audit?.close() ?? Promise.resolve()).then(resolve);
         });
         if ('closeAllConnections' in server) server.closeAllConnections();
-        for (const socket of sockets) socket.destroy();
+        for (const c of connections) c.socket.destroy();
       });
       return closed;
     },

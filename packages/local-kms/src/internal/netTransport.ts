@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { KmsRequest, Reply } from './transport.js';
 
@@ -6,7 +7,6 @@ import type { KmsRequest, Reply } from './transport.js';
 export const MAX_HEADER_BYTES = 16 * 1024;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
-const REQUEST_LINE = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/;
 const REASONS: Readonly<Record<number, string>> = {
   200: 'OK',
   400: 'Bad Request',
@@ -18,9 +18,9 @@ const REASONS: Readonly<Record<number, string>> = {
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
+const KMS_TYPE = 'application/x-amz-json-1.1';
 /** Status line plus the KMS content type, built once per status. */
 const PREFIXES = new Map<number, string>();
-const KMS_TYPE = 'application/x-amz-json-1.1';
 
 function prefix(status: number, contentType: string): string {
   if (contentType !== KMS_TYPE) {
@@ -34,12 +34,144 @@ function prefix(status: number, contentType: string): string {
   return p;
 }
 
+/**
+ * Lower-case header names as sent, so the SDK's dozen header names are lowered once per process, not
+ * once per request. Bounded: names beyond the first 256 distinct ones are lowered each time.
+ */
+const LOWER = new Map<string, string>();
+function lower(name: string): string {
+  let l = LOWER.get(name);
+  if (l === undefined) {
+    l = name.toLowerCase();
+    if (LOWER.size < 256) LOWER.set(name, l);
+  }
+  return l;
+}
+
+/** Header values get optional whitespace trimmed (RFC 9110 §5.5). */
+function trimOws(s: string): string {
+  const a = s.charCodeAt(0);
+  const z = s.charCodeAt(s.length - 1);
+  return a === 32 || a === 9 || z === 32 || z === 9 ? s.trim() : s;
+}
+
+function isDigits(s: string): boolean {
+  if (s.length === 0 || s.length > 10) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/** A parse failure: the status and message the connection is closed with. */
+class Rejected {
+  constructor(
+    readonly status: number,
+    readonly message: string,
+  ) {}
+}
+
 /** One parsed request head, kept while its body arrives. */
 interface Head {
   readonly request: KmsRequest;
   readonly bodyStart: number;
   readonly length: number;
   readonly close: boolean;
+  readonly expectContinue: boolean;
+}
+
+/**
+ * Parses the header block `b[0, end)` (without its final CRLFCRLF) of one HTTP/1.x request: a scan
+ * with indexOf over one latin1 string, no regular expressions and no split.
+ */
+export function parseHead(
+  b: Buffer,
+  end: number,
+  maxBody: number,
+  socket: KmsRequest['socket'],
+): Head | Rejected {
+  const text = b.toString('latin1', 0, end);
+  let eol = text.indexOf('\r\n');
+  if (eol < 0) eol = text.length;
+  // Request line: METHOD SP target SP HTTP/1.x
+  const sp1 = text.indexOf(' ');
+  const sp2 = sp1 < 0 ? -1 : text.indexOf(' ', sp1 + 1);
+  if (
+    sp1 <= 0 ||
+    sp2 <= sp1 + 1 ||
+    eol - sp2 !== 9 ||
+    !text.startsWith('HTTP/1.', sp2 + 1) ||
+    (text.charCodeAt(eol - 1) !== 49 && text.charCodeAt(eol - 1) !== 48)
+  ) {
+    return new Rejected(400, 'Bad request line');
+  }
+  const method = text.slice(0, sp1);
+  for (let i = 0; i < method.length; i++) {
+    const c = method.charCodeAt(i);
+    if (c < 65 || c > 90) return new Rejected(400, 'Bad request line');
+  }
+  const url = text.slice(sp1 + 1, sp2);
+  if (url.includes(' ')) return new Rejected(400, 'Bad request line');
+  const http10 = text.charCodeAt(eol - 1) === 48;
+
+  const headers: IncomingHttpHeaders = {};
+  const rawHeaders: string[] = [];
+  let pos = eol + 2;
+  while (pos < text.length) {
+    let next = text.indexOf('\r\n', pos);
+    if (next < 0) next = text.length;
+    const colon = text.indexOf(':', pos);
+    if (colon <= pos || colon > next) return new Rejected(400, 'Bad header line');
+    const name = trimOws(text.slice(pos, colon));
+    const value = trimOws(text.slice(colon + 1, next));
+    rawHeaders.push(name, value);
+    const key = lower(name);
+    const prev = headers[key];
+    headers[key] = prev === undefined ? value : `${String(prev)}, ${value}`;
+    pos = next + 2;
+  }
+  if (headers['transfer-encoding'] !== undefined) {
+    return new Rejected(411, 'Transfer-Encoding is not supported; send Content-Length');
+  }
+  const cl = headers['content-length'];
+  let length = 0;
+  if (cl === undefined) {
+    if (method === 'POST') return new Rejected(400, 'Content-Length is required');
+  } else {
+    if (!isDigits(cl)) return new Rejected(400, 'Bad Content-Length');
+    length = Number(cl);
+  }
+  if (length > maxBody) return new Rejected(413, 'Request body is too large');
+  const connection = headers['connection'];
+  const close =
+    connection === undefined
+      ? http10
+      : connection.toLowerCase().includes('close') ||
+        (http10 && !connection.toLowerCase().includes('keep-alive'));
+  const expect = headers['expect'];
+  return {
+    request: { method, url, headers, rawHeaders, socket },
+    bodyStart: end + 4,
+    length,
+    close,
+    expectContinue: expect !== undefined && expect.toLowerCase() === '100-continue',
+  };
+}
+
+/** Options of {@link serveNetConnection}. */
+export interface NetConnectionOptions {
+  readonly maxBody: number;
+  readonly dispatch: (req: KmsRequest, reply: Reply, body: Buffer) => void;
+}
+
+/** One open connection, as the idle sweep sees it. */
+export interface NetConnection {
+  /** The sweep tick of the last byte read or written. */
+  lastActive: number;
+  /** True while a request is being answered (a latency fault answers later): never idle then. */
+  readonly busy: boolean;
+  readonly socket: Socket;
 }
 
 /**
@@ -47,19 +179,21 @@ interface Head {
  * AWS SDK sends (a header block, then exactly Content-Length body bytes; pipelined requests answered in
  * order), each handed to `dispatch`, the same function the http transport uses. Anything else (no
  * Content-Length on a POST, Transfer-Encoding, a header block over 16 KiB, a body over `maxBody`, a bad
- * request line) is answered with a 4xx and the connection closed.
+ * request line) is answered with a 4xx and the connection closed. While an answer is pending (an
+ * injected latency), the socket is paused, so pipelined requests wait in the kernel, not in memory.
  */
 export function serveNetConnection(
   socket: Socket,
-  maxBody: number,
-  dispatch: (req: KmsRequest, reply: Reply, body: Buffer) => void,
-): void {
+  { maxBody, dispatch }: NetConnectionOptions,
+  tick: () => number,
+): NetConnection {
   let buf: Buffer | undefined;
   let head: Head | undefined;
-  let busy = false; // a request is being answered (latency faults answer later)
   let ended = false;
   let pumping = false;
+  let paused = false;
   socket.setNoDelay(true);
+  const conn = { lastActive: tick(), busy: false, socket };
 
   const reject = (status: number, message: string): void => {
     ended = true;
@@ -70,77 +204,11 @@ export function serveNetConnection(
     );
   };
 
-  const parseHead = (b: Buffer, end: number): Head | undefined => {
-    const lines = b.toString('latin1', 0, end).split('\r\n');
-    const m = REQUEST_LINE.exec(lines[0] ?? '');
-    if (m === null) {
-      reject(400, 'Bad request line');
-      return undefined;
-    }
-    const headers: Record<string, string> = {};
-    const rawHeaders: string[] = [];
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      if (colon <= 0) {
-        reject(400, 'Bad header line');
-        return undefined;
-      }
-      const name = line.slice(0, colon).trim();
-      const value = line.slice(colon + 1).trim();
-      rawHeaders.push(name, value);
-      const lower = name.toLowerCase();
-      const prev = headers[lower];
-      headers[lower] = prev === undefined ? value : `${prev}, ${value}`;
-    }
-    if (headers['transfer-encoding'] !== undefined) {
-      reject(411, 'Transfer-Encoding is not supported; send Content-Length');
-      return undefined;
-    }
-    const cl = headers['content-length'];
-    const method = m[1]!;
-    let length = 0;
-    if (cl === undefined) {
-      if (method === 'POST') {
-        reject(400, 'Content-Length is required');
-        return undefined;
-      }
-    } else {
-      if (!/^\d{1,10}$/.test(cl)) {
-        reject(400, 'Bad Content-Length');
-        return undefined;
-      }
-      length = Number(cl);
-    }
-    if (length > maxBody) {
-      reject(413, 'Request body is too large');
-      return undefined;
-    }
-    const connection = (headers['connection'] ?? '').toLowerCase();
-    const close =
-      connection.includes('close') || (m[3] === '0' && !connection.includes('keep-alive'));
-    if ((headers['expect'] ?? '').toLowerCase() === '100-continue') {
-      socket.write('HTTP/1.1 100 Continue\r\n\r\n');
-    }
-    return {
-      request: {
-        method,
-        url: m[2]!,
-        headers,
-        rawHeaders,
-        socket,
-      },
-      bodyStart: end + 4,
-      length,
-      close,
-    };
-  };
-
   const pump = (): void => {
     if (pumping) return; // a synchronous answer inside dispatch: the outer loop continues
     pumping = true;
     try {
-      while (!busy && !ended && buf !== undefined) {
+      while (!conn.busy && !ended && buf !== undefined) {
         if (head === undefined) {
           const end = buf.indexOf(CRLFCRLF);
           if (end < 0) {
@@ -151,8 +219,13 @@ export function serveNetConnection(
             reject(400, 'Header block is too large');
             return;
           }
-          head = parseHead(buf, end);
-          if (head === undefined) return;
+          const parsed = parseHead(buf, end, maxBody, socket);
+          if (parsed instanceof Rejected) {
+            reject(parsed.status, parsed.message);
+            return;
+          }
+          head = parsed;
+          if (head.expectContinue) socket.write('HTTP/1.1 100 Continue\r\n\r\n');
         }
         const stop = head.bodyStart + head.length;
         if (buf.length < stop) return;
@@ -160,33 +233,13 @@ export function serveNetConnection(
         buf = stop === buf.length ? undefined : buf.subarray(stop);
         const { request, close } = head;
         head = undefined;
-        busy = true;
-        let done = false;
-        const reply: Reply = {
-          send(status, contentType, text, requestId = randomUUID()) {
-            if (done || socket.destroyed || socket.writableEnded) return;
-            done = true;
-            const out = `${prefix(status, contentType)}${Buffer.byteLength(text)}\r\nx-amzn-RequestId: ${requestId}\r\nConnection: ${close ? 'close' : 'keep-alive'}\r\n\r\n${text}`;
-            if (close) {
-              ended = true;
-              buf = undefined;
-              socket.end(out);
-              return;
-            }
-            socket.write(out);
-            busy = false;
-            if (buf !== undefined) pump();
-          },
-          reset() {
-            done = true;
-            ended = true;
-            socket.resetAndDestroy();
-          },
-          get done() {
-            return done || socket.destroyed;
-          },
-        };
-        dispatch(request, reply, body);
+        conn.busy = true;
+        dispatch(request, new NetReply(socket, close, answered), body);
+        if (conn.busy && !paused && !socket.destroyed) {
+          // Answered later: hold further requests back in the kernel.
+          paused = true;
+          socket.pause();
+        }
       }
     } catch {
       // A parser bug must not crash the server: drop this connection.
@@ -196,12 +249,64 @@ export function serveNetConnection(
     }
   };
 
+  /** Called by a reply once its answer is written (`closing` when the connection is ending). */
+  function answered(closing: boolean): void {
+    conn.lastActive = tick();
+    if (closing) {
+      ended = true;
+      buf = undefined;
+      return;
+    }
+    conn.busy = false;
+    if (paused) {
+      paused = false;
+      socket.resume();
+    }
+    if (buf !== undefined) pump();
+  }
+
   socket.on('data', (chunk: Buffer) => {
     if (ended) return;
+    conn.lastActive = tick();
     buf = buf === undefined ? chunk : Buffer.concat([buf, chunk]);
     pump();
   });
   socket.on('error', () => {
     socket.destroy();
   });
+  return conn;
+}
+
+/** The net transport's {@link Reply}: the whole response in one write. */
+class NetReply implements Reply {
+  #done = false;
+  constructor(
+    private readonly socket: Socket,
+    private readonly close: boolean,
+    private readonly answered: (closing: boolean) => void,
+  ) {}
+
+  send(status: number, contentType: string, text: string, requestId: string = randomUUID()): void {
+    const socket = this.socket;
+    if (this.#done || socket.destroyed || socket.writableEnded) return;
+    this.#done = true;
+    const out = `${prefix(status, contentType)}${Buffer.byteLength(text)}\r\nx-amzn-RequestId: ${requestId}\r\nConnection: ${this.close ? 'close' : 'keep-alive'}\r\n\r\n${text}`;
+    if (this.close) {
+      this.answered(true);
+      socket.end(out);
+      return;
+    }
+    socket.write(out);
+    this.answered(false);
+  }
+
+  reset(): void {
+    this.#done = true;
+    this.answered(true);
+    this.socket.resetAndDestroy();
+  }
+
+  get done(): boolean {
+    return this.#done || this.socket.destroyed;
+  }
 }
