@@ -15,8 +15,11 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function start(options: LocalKmsOptions = {}): Promise<TestKms> {
-  const kms = await startTestKms({ quotas: false, ...options, transport: 'net' });
+async function start(
+  options: LocalKmsOptions = {},
+  transport: 'net' | 'http' = 'net',
+): Promise<TestKms> {
+  const kms = await startTestKms({ quotas: false, ...options, transport });
   servers.push(kms);
   return kms;
 }
@@ -75,16 +78,17 @@ function statuses(text: string): number[] {
   return [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
 }
 
-describe('local-kms transport: net, real SDK', () => {
+// Both transports answer the SDK alike: net is the default, http the fallback.
+describe.each(['net', 'http'] as const)('local-kms transport: %s, real SDK', (transport) => {
   it('answers CreateKey, Encrypt, Decrypt and GenerateDataKey', async () => {
-    const kms = await start();
+    const kms = await start({}, transport);
     const client = kms.client();
     const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     const { CiphertextBlob } = await client.send(
-      new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('hello over net') }),
+      new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(`hello over ${transport}`) }),
     );
     const { Plaintext, KeyId } = await client.send(new DecryptCommand({ CiphertextBlob }));
-    expect(Buffer.from(Plaintext!).toString()).toBe('hello over net');
+    expect(Buffer.from(Plaintext!).toString()).toBe(`hello over ${transport}`);
     expect(KeyId).toContain(keyId);
     const dk = await client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' }));
     expect(dk.Plaintext).toHaveLength(32);
@@ -101,7 +105,10 @@ describe('local-kms transport: net, real SDK', () => {
   });
 
   it('throttles over quota with the exact KMS answer', async () => {
-    const kms = await start({ clock: fakeClock(), quotas: { overrides: { symmetric: 3 } } });
+    const kms = await start(
+      { clock: fakeClock(), quotas: { overrides: { symmetric: 3 } } },
+      transport,
+    );
     const client = kms.client();
     const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     const results = await Promise.all(
@@ -123,9 +130,12 @@ describe('local-kms transport: net, real SDK', () => {
   });
 
   it('resets the connection for an injected reset, and applies latency', async () => {
-    const kms = await start({
-      faults: { seed: 1, operations: { Encrypt: { reset: 1 }, Decrypt: { latencyMs: 120 } } },
-    });
+    const kms = await start(
+      {
+        faults: { seed: 1, operations: { Encrypt: { reset: 1 }, Decrypt: { latencyMs: 120 } } },
+      },
+      transport,
+    );
     const client = kms.client();
     const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     const err = await client
@@ -148,7 +158,7 @@ describe('local-kms transport: net, real SDK', () => {
   });
 
   it('serves the admin routes', async () => {
-    const kms = await start();
+    const kms = await start({}, transport);
     const r = await fetch(`${kms.url}/__admin/health`);
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ ok: true });

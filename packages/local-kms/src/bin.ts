@@ -21,7 +21,7 @@ A KMS-compatible HTTP server with real request quotas, fault injection and durab
   --credentials <id:secret>  strict mode: verify SigV4 signatures against these credentials (repeatable)
   --audit-log <path>         append CloudTrail-shaped audit records to <path>
   --hot-key-state-changes <n> at most n state changes per key per second (default: off)
-  --transport <http|net>     'http' (node:http, default) or 'net' (a lean HTTP/1.1 server, less CPU)
+  --transport <net|http>     'net' (a lean HTTP/1.1 server, default) or 'http' (node:http)
   --keep-alive-timeout <ms>  close keep-alive connections idle this long (default: 60000)
   -h, --help                 show this help
 
