@@ -10,6 +10,7 @@ import {
   badSignature,
   resolveDecrypt,
   type DecryptOptionsBase,
+  type ResolvedDecrypt,
 } from './internal/DecryptSession.js';
 import { toBytes } from './internal/options.js';
 
@@ -31,18 +32,42 @@ export interface DecryptResult {
  * every tag, the key commitment and (for signed suites) the signature verify and no byte follows the
  * message. Errors are `MessageFormatError` (malformed) or `DecryptionError` (does not authenticate).
  */
-export async function decrypt(
+export function decrypt(
   ciphertext: Uint8Array | string,
   options: DecryptOptions,
 ): Promise<DecryptResult> {
-  const o = resolveDecrypt(options);
-  const buf = toBytes(ciphertext, 'base64');
-  const parsed = parseHeader(buf, 0, o.maxEdks);
-  if (!parsed) throw formatError('message is truncated in the header');
-  const m = await DecryptSession.materials(parsed, o).catch((e: unknown) => {
-    throw wrapUnexpected(e);
-  });
-  return decryptParsed(buf, parsed, m);
+  let buf: Buffer;
+  let parsed: ParsedHeader;
+  let o: ResolvedDecrypt;
+  let m: DecryptionMaterialsResult | undefined;
+  try {
+    o = resolveDecrypt(options);
+    buf = toBytes(ciphertext, 'base64');
+    const p = parseHeader(buf, 0, o.maxEdks);
+    if (!p) throw formatError('message is truncated in the header');
+    parsed = p;
+  } catch (e) {
+    return Promise.reject(asError(e));
+  }
+  try {
+    // Raw AES keyring, unsigned suite: no promise until the result (each one costs on a small message).
+    m = DecryptSession.materialsSync(parsed, o);
+  } catch (e) {
+    return Promise.reject(asError(wrapUnexpected(e)));
+  }
+  if (m !== undefined) {
+    try {
+      return Promise.resolve(decryptParsed(buf, parsed, m));
+    } catch (e) {
+      return Promise.reject(asError(e));
+    }
+  }
+  return DecryptSession.materials(parsed, o).then(
+    (materials) => decryptParsed(buf, parsed, materials),
+    (e: unknown) => {
+      throw wrapUnexpected(e);
+    },
+  );
 }
 
 /** The CPU-bound part of {@link decrypt}, from the parsed header and the materials. @internal */
@@ -114,6 +139,11 @@ export function decryptParsed(
   } finally {
     s.destroy();
   }
+}
+
+/** A rejection reason that is an Error, as the async function this replaced would have produced. */
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
 }
 
 /** @internal Any non-steadykms error inside decrypt becomes a DecryptionError (the cause is kept). */

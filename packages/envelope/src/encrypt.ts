@@ -8,12 +8,14 @@ import {
 import type { EncryptionContext } from './format/encryptionContext.js';
 import {
   maxFooterLength,
-  prepareEncrypt,
+  resolveEncrypt,
   startEncryptWith,
+  type ResolvedEncrypt,
   type EncryptOptionsBase,
   type PreparedEncrypt,
 } from './internal/EncryptSession.js';
 import { toBytes } from './internal/options.js';
+import type { EncryptionMaterialsResult } from './materials/DefaultMaterialsManager.js';
 
 /** Options of {@link encrypt}. */
 export type EncryptOptions = EncryptOptionsBase;
@@ -36,12 +38,28 @@ export interface EncryptResult {
  * The message is written into a single allocation sized up front (header, frames, footer), one AES-GCM
  * cipher per frame; use {@link encryptStream} for data that does not fit comfortably in memory.
  */
-export async function encrypt(
+export function encrypt(
   plaintext: Uint8Array | string,
   options: EncryptOptions,
 ): Promise<EncryptResult> {
-  const pt = toBytes(plaintext, 'utf8');
-  return encryptPrepared(pt, await prepareEncrypt(options, pt.length));
+  let pt: Buffer;
+  let r: ResolvedEncrypt;
+  try {
+    pt = toBytes(plaintext, 'utf8');
+    r = resolveEncrypt(options, pt.length);
+    // Raw AES keyring: no promise until the result (each one costs on a small message).
+    const m = r.manager.getEncryptionMaterialsSync?.(r.request);
+    if (m !== undefined) return Promise.resolve(encryptPrepared(pt, prepared(r, m)));
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  }
+  return r.manager
+    .getEncryptionMaterials(r.request)
+    .then((m) => encryptPrepared(pt, prepared(r, m)));
+}
+
+function prepared(r: ResolvedEncrypt, materials: EncryptionMaterialsResult): PreparedEncrypt {
+  return { materials, frameLength: r.frameLength, maxEdks: r.maxEdks };
 }
 
 /** The CPU-bound part of {@link encrypt}, from prepared materials. @internal */

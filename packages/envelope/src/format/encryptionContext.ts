@@ -50,18 +50,37 @@ export function serializeEncryptionContext(context: EncryptionContext): Buffer {
  * count, duplicate keys, invalid UTF-8 and trailing bytes.
  */
 export function parseEncryptionContext(bytes: Uint8Array): Record<string, string> {
-  if (bytes.length === 0) return {};
+  return parseEncryptionContextBytes(bytes).context;
+}
+
+/**
+ * {@link parseEncryptionContext}, also telling whether `bytes` are exactly what
+ * {@link serializeEncryptionContext} writes for the result (keys in strictly ascending UTF-8 byte order):
+ * a decrypt can then use the header's bytes wherever the specification asks for the serialised context,
+ * instead of serialising it again.
+ * @internal
+ */
+export function parseEncryptionContextBytes(bytes: Uint8Array): {
+  context: Record<string, string>;
+  canonical: boolean;
+} {
+  if (bytes.length === 0) return { context: {}, canonical: true };
   // Pairs collected first and turned into an object once: Object.fromEntries defines own data
   // properties (a key named "__proto__" stays an ordinary key) without the dictionary-mode object and
   // copy a null-prototype accumulator costs on every message.
   const pairs: [string, string][] = [];
   let seen: Set<string> | undefined;
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const buf = Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 2) throw formatError('encryption context: truncated pair count');
   const count = buf.readUInt16BE(0);
   //= aws-encryption-sdk-specification/data-format/message-header.md#key-value-pairs
   //# When the encryption context is empty, this field MUST NOT be included in the AAD.
   if (count === 0) throw formatError('encryption context: zero pair count in a non-empty field');
+  let canonical = true;
+  let prevStart = 0;
+  let prevEnd = 0;
   let o = 2;
   for (let i = 0; i < count; i++) {
     if (o + 2 > buf.length) throw formatError('encryption context: truncated key length');
@@ -69,11 +88,18 @@ export function parseEncryptionContext(bytes: Uint8Array): Record<string, string
     o += 2;
     if (o + kl + 2 > buf.length) throw formatError('encryption context: truncated key');
     const key = decodeUtf8(buf, o, o + kl, 'key');
+    // Strictly ascending keys (compared in place, no slices) mean the bytes are the canonical form.
+    if (i > 0 && canonical && buf.compare(buf, prevStart, prevEnd, o, o + kl) !== 1)
+      canonical = false;
+    if (startsWithBom(buf, o, kl)) canonical = false;
+    prevStart = o;
+    prevEnd = o + kl;
     o += kl;
     const vl = buf.readUInt16BE(o);
     o += 2;
     if (o + vl > buf.length) throw formatError('encryption context: truncated value');
     const value = decodeUtf8(buf, o, o + vl, 'value');
+    if (startsWithBom(buf, o, vl)) canonical = false;
     o += vl;
     // A linear scan for the few pairs a context usually has; a Set past that, so a hostile count of
     // 65,535 pairs stays linear.
@@ -86,7 +112,15 @@ export function parseEncryptionContext(bytes: Uint8Array): Record<string, string
     else if (pairs.length === 16) seen = new Set(pairs.map((p) => p[0]));
   }
   if (o !== buf.length) throw formatError('encryption context: bytes after the last pair');
-  return Object.fromEntries(pairs);
+  return { context: Object.fromEntries(pairs), canonical };
+}
+
+/**
+ * The UTF-8 decoder drops a leading byte order mark, so such a field does not serialise back to the same
+ * bytes. Any other valid UTF-8 round-trips exactly.
+ */
+function startsWithBom(buf: Buffer, o: number, length: number): boolean {
+  return length >= 3 && buf[o] === 0xef && buf[o + 1] === 0xbb && buf[o + 2] === 0xbf;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });

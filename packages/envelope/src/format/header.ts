@@ -1,6 +1,6 @@
 import { formatError } from '../errors.js';
 import { getSuite, type AlgorithmSuite } from '../suites.js';
-import { parseEncryptionContext } from './encryptionContext.js';
+import { parseEncryptionContextBytes, type EncryptionContext } from './encryptionContext.js';
 
 /** One encrypted copy of the data key, as stored in the header. */
 export interface EncryptedDataKey {
@@ -41,6 +41,23 @@ export interface ParsedHeader {
   readonly headerTag: Buffer;
   /** Bytes consumed: header body plus header authentication. */
   readonly length: number;
+}
+
+/**
+ * Serialised form of each encryption context object the parser made from canonical bytes (keys in the
+ * order `serializeEncryptionContext` writes): a slice of the header. Keyed by the object, so a materials
+ * manager that passes on a different context object never gets bytes that do not belong to it.
+ */
+const canonicalContexts = new WeakMap<EncryptionContext, Buffer>();
+
+/**
+ * The header bytes of an encryption context object `parseHeader` returned, when they are exactly what
+ * `serializeEncryptionContext` would write for it; `undefined` for any other object. Lets a decrypt use
+ * the header's bytes as the raw AES keyring's AAD instead of serialising the context again.
+ * @internal
+ */
+export function parsedContextBytes(context: EncryptionContext): Buffer | undefined {
+  return canonicalContexts.get(context);
 }
 
 /** Thrown internally when the buffer ends before the header does (never escapes this module). */
@@ -129,7 +146,9 @@ function parse(c: Cursor, start: number, maxEdks: number): ParsedHeader {
   }
   const messageId = Buffer.from(c.bytes(version === 1 ? 16 : 32));
   const aadLength = c.u16();
-  const encryptionContext = parseEncryptionContext(c.bytes(aadLength));
+  const contextBytes = c.bytes(aadLength);
+  const { context: encryptionContext, canonical } = parseEncryptionContextBytes(contextBytes);
+  if (canonical && contextBytes.length > 0) canonicalContexts.set(encryptionContext, contextBytes);
   const edkCount = c.u16();
   //= aws-encryption-sdk-specification/data-format/message-header.md#encrypted-data-key-count
   //# This value MUST be greater than 0.
@@ -143,12 +162,7 @@ function parse(c: Cursor, start: number, maxEdks: number): ParsedHeader {
     const providerIdBytes = c.bytes(c.u16());
     const providerInfo = Buffer.from(c.bytes(c.u16()));
     const encryptedDataKey = Buffer.from(c.bytes(c.u16()));
-    let providerId: string;
-    try {
-      providerId = new TextDecoder('utf-8', { fatal: true }).decode(providerIdBytes);
-    } catch {
-      throw formatError('header: key provider ID is not valid UTF-8');
-    }
+    const providerId = decodeProviderId(providerIdBytes);
     encryptedDataKeys.push({ providerId, providerInfo, encryptedDataKey });
   }
   const contentType = c.u8();
@@ -194,6 +208,25 @@ function parse(c: Cursor, start: number, maxEdks: number): ParsedHeader {
     headerTag,
     length: c.o - start,
   };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decodeProviderId(b: Buffer): string {
+  // ASCII (every provider ID in practice: "aws-kms", a namespace) needs no validation.
+  let ascii = true;
+  for (let i = 0; i < b.length; i++) {
+    if ((b[i] as number) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return b.toString('latin1');
+  try {
+    return utf8.decode(b);
+  } catch {
+    throw formatError('header: key provider ID is not valid UTF-8');
+  }
 }
 
 function hex4(n: number): string {

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Keyring } from '../keyrings/types.js';
 import type {
+  DecryptionMaterialsRequest,
   DecryptionMaterialsResult,
   MaterialsManager,
 } from '../materials/DefaultMaterialsManager.js';
@@ -92,6 +93,25 @@ export class DecryptSession {
     parsed: ParsedHeader,
     o: ResolvedDecrypt,
   ): Promise<DecryptionMaterialsResult> {
+    return o.manager.decryptMaterials(DecryptSession.request(parsed, o));
+  }
+
+  /**
+   * {@link materials} without a promise when the manager can answer synchronously (the default manager
+   * with a raw AES keyring, unsigned suites); `undefined` when it cannot. Throws what `materials` rejects
+   * with.
+   */
+  static materialsSync(
+    parsed: ParsedHeader,
+    o: ResolvedDecrypt,
+  ): DecryptionMaterialsResult | undefined {
+    const m = o.manager;
+    if (m.decryptMaterialsSync === undefined) return undefined;
+    return m.decryptMaterialsSync(DecryptSession.request(parsed, o));
+  }
+
+  /** The checks that come before any keyring call, and the request for the materials manager. */
+  static request(parsed: ParsedHeader, o: ResolvedDecrypt): DecryptionMaterialsRequest {
     const { header } = parsed;
     const { suite } = header;
     //= aws-encryption-sdk-specification/client-apis/decrypt.md#get-the-decryption-materials
@@ -115,12 +135,12 @@ export class DecryptSession {
         );
       }
     }
-    return o.manager.decryptMaterials({
+    return {
       suite,
       encryptionContext: header.encryptionContext,
       encryptedDataKeys: header.encryptedDataKeys,
       reproducedEncryptionContext: o.reproduced,
-    });
+    };
   }
 
   /** Derives the keys, checks the commitment and the header tag (pure CPU; may run in a worker). */

@@ -12,9 +12,11 @@ import {
   type EncryptSuiteId,
 } from '../suites.js';
 import type { Keyring } from '../keyrings/types.js';
-import type {
-  EncryptionMaterialsResult,
-  MaterialsManager,
+import {
+  serializedContextOf,
+  type EncryptionMaterialsRequest,
+  type EncryptionMaterialsResult,
+  type MaterialsManager,
 } from '../materials/DefaultMaterialsManager.js';
 import { deriveKeys } from './kdf.js';
 import { FrameCipher, headerTag } from './FrameCipher.js';
@@ -78,6 +80,24 @@ export async function prepareEncrypt(
   options: EncryptOptionsBase,
   plaintextLength: number | undefined,
 ): Promise<PreparedEncrypt> {
+  const r = resolveEncrypt(options, plaintextLength);
+  const m = await r.manager.getEncryptionMaterials(r.request);
+  return { materials: m, frameLength: r.frameLength, maxEdks: r.maxEdks };
+}
+
+/** Validated encrypt options and the request for the materials manager. @internal */
+export interface ResolvedEncrypt {
+  readonly manager: MaterialsManager;
+  readonly request: EncryptionMaterialsRequest;
+  readonly frameLength: number;
+  readonly maxEdks: number;
+}
+
+/** Validates the options (everything before the materials manager is asked). @internal */
+export function resolveEncrypt(
+  options: EncryptOptionsBase,
+  plaintextLength: number | undefined,
+): ResolvedEncrypt {
   const manager = resolveManager(options);
   const policy = resolvePolicy(options.commitmentPolicy);
   //= aws-encryption-sdk-specification/client-apis/client.md#commitment-policy
@@ -103,22 +123,27 @@ export async function prepareEncrypt(
   }
   const maxEdks = resolveMaxEdks(options.maxEncryptedDataKeys);
   const context = checkEncryptContext(options.encryptionContext);
-  const required = options.requiredEncryptionContextKeys ?? [];
+  const required = options.requiredEncryptionContextKeys ?? NO_KEYS;
   for (const k of required) {
     needs(
       Object.prototype.hasOwnProperty.call(context, k),
       'requiredEncryptionContextKeys: every key must be in encryptionContext',
     );
   }
-
-  const m = await manager.getEncryptionMaterials({
-    suite,
-    encryptionContext: context,
-    requiredEncryptionContextKeys: required,
-    plaintextLength,
-  });
-  return { materials: m, frameLength, maxEdks };
+  return {
+    manager,
+    request: {
+      suite,
+      encryptionContext: context,
+      requiredEncryptionContextKeys: required,
+      plaintextLength,
+    },
+    frameLength,
+    maxEdks,
+  };
 }
+
+const NO_KEYS: readonly string[] = Object.freeze([]);
 
 /** Writes the header of a message from prepared materials (pure CPU; may run in a worker). @internal */
 export function startEncryptWith(
@@ -154,7 +179,10 @@ export function startEncryptWith(
       {
         suite,
         messageId,
-        serializedContext: serializeEncryptionContext(stored),
+        // The manager's serialisation of the full context is the header's when nothing is held back.
+        serializedContext:
+          (stored === m.encryptionContext ? serializedContextOf(m) : undefined) ??
+          serializeEncryptionContext(stored),
         encryptedDataKeys: m.encryptedDataKeys,
         contentType: ContentType.FRAMED,
         frameLength,

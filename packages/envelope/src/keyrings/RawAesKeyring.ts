@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } fro
 import { randomBytesPooled } from '../internal/random.js';
 import { needs } from '@steadykms/core';
 import type { EncryptedDataKey } from '../format/header.js';
-import type { DecryptionMaterials, EncryptionMaterials, Keyring } from './types.js';
+import type { DecryptionMaterials, EncryptionMaterials, SyncKeyring } from './types.js';
 
 /** Options of {@link RawAesKeyring}. */
 export interface RawAesKeyringOptions {
@@ -23,7 +23,7 @@ const TAG_LENGTH = 16;
  * hold, with the serialised encryption context as AAD. Use it offline, in tests, or where the wrapping key
  * lives in your own secret store.
  */
-export class RawAesKeyring implements Keyring {
+export class RawAesKeyring implements SyncKeyring {
   readonly keyNamespace: string;
   readonly keyName: string;
   readonly #key: KeyObject;
@@ -60,29 +60,7 @@ export class RawAesKeyring implements Keyring {
 
   onEncrypt(materials: EncryptionMaterials): Promise<EncryptionMaterials> {
     try {
-      if (materials.plaintextDataKey === undefined) {
-        //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#onencrypt
-        //# If the encryption materials do not contain a plaintext data key, OnEncrypt MUST generate a random plaintext data key and set it on the encryption materials.
-        materials.plaintextDataKey = randomBytesPooled(materials.suite.keyLength);
-      }
-      const info = Buffer.allocUnsafe(this.#infoPrefix.length + IV_LENGTH);
-      this.#infoPrefix.copy(info, 0);
-      const iv = info.subarray(this.#infoPrefix.length);
-      randomBytesPooled(IV_LENGTH, iv);
-      const c = createCipheriv(this.#cipher, this.#key, iv);
-      c.setAAD(materials.serializedContext);
-      const head = c.update(materials.plaintextDataKey);
-      c.final();
-      const tag = c.getAuthTag();
-      const edk = Buffer.allocUnsafe(head.length + TAG_LENGTH);
-      head.copy(edk, 0);
-      tag.copy(edk, head.length);
-      materials.encryptedDataKeys.push({
-        providerId: this.keyNamespace,
-        providerInfo: info,
-        encryptedDataKey: edk,
-      });
-      return Promise.resolve(materials);
+      return Promise.resolve(this.onEncryptSync(materials));
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
@@ -92,7 +70,49 @@ export class RawAesKeyring implements Keyring {
     materials: DecryptionMaterials,
     edks: readonly EncryptedDataKey[],
   ): Promise<DecryptionMaterials> {
-    if (materials.plaintextDataKey !== undefined) return Promise.resolve(materials);
+    try {
+      return Promise.resolve(this.onDecryptSync(materials, edks));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  /** {@link onEncrypt}, synchronously (no I/O is involved). @internal */
+  onEncryptSync(materials: EncryptionMaterials): EncryptionMaterials {
+    if (materials.plaintextDataKey === undefined) {
+      //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#onencrypt
+      //# If the encryption materials do not contain a plaintext data key, OnEncrypt MUST generate a random plaintext data key and set it on the encryption materials.
+      materials.plaintextDataKey = randomBytesPooled(materials.suite.keyLength);
+    }
+    // One allocation for the provider info (key name, tag and IV lengths, IV) and the EDK (wrapped key
+    // then tag): two slices of it go into the header.
+    const keyLength = materials.plaintextDataKey.length;
+    const infoLength = this.#infoPrefix.length + IV_LENGTH;
+    const both = Buffer.allocUnsafe(infoLength + keyLength + TAG_LENGTH);
+    const info = both.subarray(0, infoLength);
+    const edk = both.subarray(infoLength);
+    this.#infoPrefix.copy(info, 0);
+    const iv = info.subarray(this.#infoPrefix.length);
+    randomBytesPooled(IV_LENGTH, iv);
+    const c = createCipheriv(this.#cipher, this.#key, iv);
+    c.setAAD(materials.serializedContext);
+    c.update(materials.plaintextDataKey).copy(edk, 0);
+    c.final();
+    c.getAuthTag().copy(edk, keyLength);
+    materials.encryptedDataKeys.push({
+      providerId: this.keyNamespace,
+      providerInfo: info,
+      encryptedDataKey: edk,
+    });
+    return materials;
+  }
+
+  /** {@link onDecrypt}, synchronously (no I/O is involved). @internal */
+  onDecryptSync(
+    materials: DecryptionMaterials,
+    edks: readonly EncryptedDataKey[],
+  ): DecryptionMaterials {
+    if (materials.plaintextDataKey !== undefined) return materials;
     const keyLength = materials.suite.keyLength;
     for (const edk of edks) {
       if (!this.#mine(edk)) continue;
@@ -105,14 +125,20 @@ export class RawAesKeyring implements Keyring {
         d.setAAD(materials.serializedContext);
         d.setAuthTag(edk.encryptedDataKey.subarray(keyLength));
         const head = d.update(edk.encryptedDataKey.subarray(0, keyLength));
-        d.final();
+        try {
+          d.final();
+        } catch (e) {
+          // Nothing unauthenticated survives: the candidate key is wiped before trying the next EDK.
+          head.fill(0);
+          throw e;
+        }
         materials.plaintextDataKey = head;
         break;
       } catch {
         // Wrong key or wrong context: try the next EDK.
       }
     }
-    return Promise.resolve(materials);
+    return materials;
   }
 
   #mine(edk: EncryptedDataKey): boolean {

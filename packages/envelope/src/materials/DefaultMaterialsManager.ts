@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { EncryptedDataKey } from '../format/header.js';
+import { parsedContextBytes, type EncryptedDataKey } from '../format/header.js';
 import {
   PUBLIC_KEY_CONTEXT_KEY,
   RESERVED_CONTEXT_PREFIX,
@@ -7,7 +7,12 @@ import {
   type EncryptionContext,
 } from '../format/encryptionContext.js';
 import type { AlgorithmSuite } from '../suites.js';
-import type { DecryptionMaterials, EncryptionMaterials, Keyring } from '../keyrings/types.js';
+import {
+  isSyncKeyring,
+  type DecryptionMaterials,
+  type EncryptionMaterials,
+  type Keyring,
+} from '../keyrings/types.js';
 import { DecryptionError, decryptionError } from '../errors.js';
 import { generateSigningKey, verificationKey } from '../internal/signature.js';
 import { InvalidOptionError } from '@steadykms/core';
@@ -61,6 +66,16 @@ export interface DecryptionMaterialsResult {
 export interface MaterialsManager {
   getEncryptionMaterials(request: EncryptionMaterialsRequest): Promise<EncryptionMaterialsResult>;
   decryptMaterials(request: DecryptionMaterialsRequest): Promise<DecryptionMaterialsResult>;
+  /**
+   * Optional synchronous form of `getEncryptionMaterials`, for managers that need no I/O for this
+   * request; returns `undefined` when it cannot answer synchronously (then the asynchronous method is
+   * used). Must behave exactly like the asynchronous method otherwise. @internal
+   */
+  getEncryptionMaterialsSync?(
+    request: EncryptionMaterialsRequest,
+  ): EncryptionMaterialsResult | undefined;
+  /** Optional synchronous form of `decryptMaterials`; see `getEncryptionMaterialsSync`. @internal */
+  decryptMaterialsSync?(request: DecryptionMaterialsRequest): DecryptionMaterialsResult | undefined;
 }
 
 /** The ESDK's default materials manager: one keyring, a fresh data key per message. */
@@ -70,50 +85,28 @@ export class DefaultMaterialsManager implements MaterialsManager {
   async getEncryptionMaterials(
     request: EncryptionMaterialsRequest,
   ): Promise<EncryptionMaterialsResult> {
-    const { suite } = request;
-    let context = request.encryptionContext;
-    let signingKey: KeyObject | undefined;
-    if (suite.signature) {
-      //= aws-encryption-sdk-specification/framework/default-cmm.md#get-encryption-materials
-      //# If the encryption materials request contains an algorithm suite containing a signing algorithm, the default CMM MUST generate a signing key and add the public key to the encryption context under aws-crypto-public-key.
-      const k = generateSigningKey(suite);
-      signingKey = k.privateKey;
-      context = { ...context, [PUBLIC_KEY_CONTEXT_KEY]: k.publicKey };
-    }
-    const materials: EncryptionMaterials = {
-      suite,
-      encryptionContext: context,
-      serializedContext: serializeEncryptionContext(context),
-      plaintextDataKey: undefined,
-      encryptedDataKeys: [],
-    };
+    const { materials, signingKey } = startEncryption(request);
     await this.keyring.onEncrypt(materials);
-    const key = materials.plaintextDataKey;
-    if (
-      key === undefined ||
-      key.length !== suite.keyLength ||
-      materials.encryptedDataKeys.length === 0
-    ) {
-      throw new InvalidOptionError(
-        'the keyring did not produce a data key and at least one encrypted data key',
-      );
-    }
-    return {
-      suite,
-      encryptionContext: context,
-      requiredEncryptionContextKeys: request.requiredEncryptionContextKeys,
-      plaintextDataKey: key,
-      encryptedDataKeys: materials.encryptedDataKeys,
-      signingKey,
-    };
+    return finishEncryption(request, materials, signingKey);
+  }
+
+  /**
+   * Synchronous when the keyring is (the raw AES keyring): no promise between the caller and the cipher
+   * work. `undefined` for any other keyring. @internal
+   */
+  getEncryptionMaterialsSync(
+    request: EncryptionMaterialsRequest,
+  ): EncryptionMaterialsResult | undefined {
+    const k = this.keyring;
+    if (!isSyncKeyring(k)) return undefined;
+    const { materials, signingKey } = startEncryption(request);
+    k.onEncryptSync(materials);
+    return finishEncryption(request, materials, signingKey);
   }
 
   async decryptMaterials(request: DecryptionMaterialsRequest): Promise<DecryptionMaterialsResult> {
     const { suite, encryptionContext: stored } = request;
-    const { context, requiredKeys } = mergeReproducedContext(
-      stored,
-      request.reproducedEncryptionContext,
-    );
+    const { materials, requiredKeys } = startDecryption(request);
     let verification: KeyObject | undefined;
     if (suite.signature) {
       const pub = stored[PUBLIC_KEY_CONTEXT_KEY];
@@ -121,45 +114,163 @@ export class DefaultMaterialsManager implements MaterialsManager {
       //# If the algorithm suite contains a signing algorithm, the default CMM MUST extract the verification key from the encryption context under the reserved aws-crypto-public-key key.
       if (pub === undefined)
         throw decryptionError('signed message without a public key in its encryption context');
-      verification = verificationKey(suite, pub);
-    } else if (Object.prototype.hasOwnProperty.call(stored, PUBLIC_KEY_CONTEXT_KEY)) {
-      //= aws-encryption-sdk-specification/framework/default-cmm.md#decrypt-materials
-      //# If the algorithm suite does not contain a signing algorithm but the encryption context includes the reserved aws-crypto-public-key key, the operation MUST fail.
-      throw decryptionError(
-        'unsigned message carries a signing public key in its encryption context',
-      );
+      verification = await verificationKey(suite, pub);
     }
-    const materials: DecryptionMaterials = {
-      suite,
-      encryptionContext: context,
-      serializedContext: serializeEncryptionContext(context),
-      plaintextDataKey: undefined,
-    };
     let cause: unknown;
     try {
       await this.keyring.onDecrypt(materials, request.encryptedDataKeys);
     } catch (e) {
       cause = e;
     }
-    const key = materials.plaintextDataKey;
-    if (key === undefined) {
-      //= aws-encryption-sdk-specification/framework/default-cmm.md#decrypt-materials
-      //# If the keyring does not return a plaintext data key, this operation MUST fail.
-      throw new DecryptionError(
-        'no keyring could decrypt any of the encrypted data keys',
-        cause === undefined ? undefined : { cause },
-      );
+    return finishDecryption(materials, requiredKeys, verification, cause);
+  }
+
+  /**
+   * Synchronous for unsigned suites when the keyring is (the raw AES keyring); `undefined` otherwise
+   * (signed suites import the verification key asynchronously). @internal
+   */
+  decryptMaterialsSync(request: DecryptionMaterialsRequest): DecryptionMaterialsResult | undefined {
+    const k = this.keyring;
+    if (request.suite.signature || !isSyncKeyring(k)) return undefined;
+    const { materials, requiredKeys } = startDecryption(request);
+    let cause: unknown;
+    try {
+      k.onDecryptSync(materials, request.encryptedDataKeys);
+    } catch (e) {
+      cause = e;
     }
-    if (key.length !== suite.keyLength)
-      throw decryptionError('the keyring returned a data key of the wrong length');
-    return {
+    return finishDecryption(materials, requiredKeys, undefined, cause);
+  }
+}
+
+/** The encryption materials a keyring fills in, and the signing key of a signed suite. */
+function startEncryption(request: EncryptionMaterialsRequest): {
+  materials: EncryptionMaterials;
+  signingKey: KeyObject | undefined;
+} {
+  const { suite } = request;
+  let context = request.encryptionContext;
+  let signingKey: KeyObject | undefined;
+  if (suite.signature) {
+    //= aws-encryption-sdk-specification/framework/default-cmm.md#get-encryption-materials
+    //# If the encryption materials request contains an algorithm suite containing a signing algorithm, the default CMM MUST generate a signing key and add the public key to the encryption context under aws-crypto-public-key.
+    const k = generateSigningKey(suite);
+    signingKey = k.privateKey;
+    context = { ...context, [PUBLIC_KEY_CONTEXT_KEY]: k.publicKey };
+  }
+  return {
+    materials: {
       suite,
       encryptionContext: context,
-      requiredEncryptionContextKeys: requiredKeys,
-      plaintextDataKey: key,
-      verificationKey: verification,
-    };
+      serializedContext: serializeEncryptionContext(context),
+      plaintextDataKey: undefined,
+      encryptedDataKeys: [],
+    },
+    signingKey,
+  };
+}
+
+function finishEncryption(
+  request: EncryptionMaterialsRequest,
+  materials: EncryptionMaterials,
+  signingKey: KeyObject | undefined,
+): EncryptionMaterialsResult {
+  const { suite } = materials;
+  const key = materials.plaintextDataKey;
+  if (
+    key === undefined ||
+    key.length !== suite.keyLength ||
+    materials.encryptedDataKeys.length === 0
+  ) {
+    key?.fill(0);
+    throw new InvalidOptionError(
+      'the keyring did not produce a data key and at least one encrypted data key',
+    );
   }
+  const result: EncryptionMaterialsResult = {
+    suite,
+    encryptionContext: materials.encryptionContext,
+    requiredEncryptionContextKeys: request.requiredEncryptionContextKeys,
+    plaintextDataKey: key,
+    encryptedDataKeys: materials.encryptedDataKeys,
+    signingKey,
+  };
+  serializedContexts.set(result, materials.serializedContext);
+  return result;
+}
+
+/** The serialised context of each result this module made (a copy or a changed object is not found). */
+const serializedContexts = new WeakMap<EncryptionMaterialsResult, Buffer>();
+
+/**
+ * The serialisation of `m.encryptionContext` this module already made for the keyring, when `m` is a
+ * result object it returned unchanged; the header reuses it instead of serialising the context again.
+ * @internal
+ */
+export function serializedContextOf(m: EncryptionMaterialsResult): Buffer | undefined {
+  return serializedContexts.get(m);
+}
+
+/** Merges the reproduced context, checks the public key rule, and builds the keyring's materials. */
+function startDecryption(request: DecryptionMaterialsRequest): {
+  materials: DecryptionMaterials;
+  requiredKeys: string[];
+} {
+  const { suite, encryptionContext: stored } = request;
+  const { context, requiredKeys } = mergeReproducedContext(
+    stored,
+    request.reproducedEncryptionContext,
+  );
+  if (!suite.signature && Object.prototype.hasOwnProperty.call(stored, PUBLIC_KEY_CONTEXT_KEY)) {
+    //= aws-encryption-sdk-specification/framework/default-cmm.md#decrypt-materials
+    //# If the algorithm suite does not contain a signing algorithm but the encryption context includes the reserved aws-crypto-public-key key, the operation MUST fail.
+    throw decryptionError(
+      'unsigned message carries a signing public key in its encryption context',
+    );
+  }
+  // The header's bytes stand for the serialised context when nothing was merged into it and they are
+  // canonical (the parser checked): the same bytes serializeEncryptionContext would write.
+  const serialized =
+    (context === stored ? parsedContextBytes(stored) : undefined) ??
+    serializeEncryptionContext(context);
+  return {
+    materials: {
+      suite,
+      encryptionContext: context,
+      serializedContext: serialized,
+      plaintextDataKey: undefined,
+    },
+    requiredKeys,
+  };
+}
+
+function finishDecryption(
+  materials: DecryptionMaterials,
+  requiredKeys: readonly string[],
+  verification: KeyObject | undefined,
+  cause: unknown,
+): DecryptionMaterialsResult {
+  const { suite } = materials;
+  const key = materials.plaintextDataKey;
+  if (key === undefined) {
+    //= aws-encryption-sdk-specification/framework/default-cmm.md#decrypt-materials
+    //# If the keyring does not return a plaintext data key, this operation MUST fail.
+    throw new DecryptionError(
+      'no keyring could decrypt any of the encrypted data keys',
+      cause === undefined ? undefined : { cause },
+    );
+  }
+  if (key.length !== suite.keyLength) {
+    key.fill(0);
+    throw decryptionError('the keyring returned a data key of the wrong length');
+  }
+  return {
+    suite,
+    encryptionContext: materials.encryptionContext,
+    requiredEncryptionContextKeys: requiredKeys,
+    plaintextDataKey: key,
+    verificationKey: verification,
+  };
 }
 
 /**
