@@ -32,7 +32,8 @@ export type WorkerRequest =
         providerInfo: Uint8Array;
         encryptedDataKey: Uint8Array;
       }>;
-      readonly signingKey: KeyObject | undefined;
+      /** Index of the signing key in the worker's key table (see {@link WorkerBatch}), or -1. */
+      readonly signingKeyId: number;
       readonly frameLength: number;
       readonly maxEdks: number;
     }
@@ -46,6 +47,19 @@ export type WorkerRequest =
       readonly requiredEncryptionContextKeys: readonly string[];
       readonly verificationKey: KeyObject | undefined;
     };
+
+/**
+ * One message to a worker: requests made in the same turn of the event loop travel together (one
+ * `postMessage`, one wake-up of the worker, instead of one per item). A signing key is cloned to a worker
+ * once, with the first request that needs it, and then named by its index in the worker's key table;
+ * `forget` lists indexes the worker drops first (the table is bounded).
+ * @internal
+ */
+export interface WorkerBatch {
+  readonly keys: ReadonlyArray<{ readonly id: number; readonly key: KeyObject }>;
+  readonly forget: readonly number[];
+  readonly requests: readonly WorkerRequest[];
+}
 
 /** @internal */
 export type WorkerResponse =
@@ -81,18 +95,45 @@ function workerFile(): URL {
   return new URL('../../dist/internal/cryptoWorker.js', import.meta.url);
 }
 
+/** Requests per `postMessage` at most: a bigger batch only delays the first result of the next one. */
+const MAX_BATCH = 32;
+/** Signing keys a worker keeps (the caching manager hands out one key for many messages). */
+const MAX_KEYS = 16;
+
+/** One worker thread and what is queued for it. */
+interface Lane {
+  readonly worker: Worker;
+  /** Requests posted or queued and not yet answered. */
+  load: number;
+  /** Requests queued this turn, and the data keys to wipe once they are posted. */
+  outbox: WorkerRequest[];
+  dataKeys: Buffer[];
+  /** Signing keys to send with the next batch, and key table indexes the worker may drop after it. */
+  newKeys: Array<{ id: number; key: KeyObject }>;
+  forget: number[];
+  /** Signing keys the worker holds, oldest first. */
+  readonly keyIds: Map<KeyObject, number>;
+  scheduled: boolean;
+}
+
 /**
  * Worker threads for the CPU-bound half of `encryptMany` and `decryptMany`, worth it for the signing suite
  * (0x0578), where ECDSA P-384 dominates: the calling thread parses headers and gets the materials (keyring
  * and KMS calls, the caching manager); the workers derive keys, write or check frames and sign or verify.
- * The data key is copied to the worker (the worker zeroes its copy; the calling thread zeroes its own).
+ * The data key is copied to the worker (the worker zeroes its copy; the calling thread zeroes its own as
+ * soon as it is posted).
+ *
+ * Requests made in one turn of the event loop go to a worker in one message (up to 32), and its results
+ * come back a few at a time: the per-message cost of `postMessage` and of waking a thread is paid once
+ * per batch instead of once per item. A signing key is sent to a worker once and then named by an index,
+ * so the key shared by the messages of a cached data key is not cloned for each of them.
  */
 export class EncryptionWorkerPool {
   readonly size: number;
-  readonly #workers: Worker[] = [];
-  readonly #load: number[] = [];
+  readonly #lanes: Lane[] = [];
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
+  #nextKeyId = 0;
   #closed = false;
   #broken: Error | undefined;
 
@@ -112,7 +153,19 @@ export class EncryptionWorkerPool {
       // No inherited execArgv: the worker loads the built JavaScript whatever loader flags the parent has.
       const w = new Worker(file, { execArgv: [] });
       w.unref();
-      w.on('message', (r: WorkerResponse) => this.#settle(i, r));
+      const lane: Lane = {
+        worker: w,
+        load: 0,
+        outbox: [],
+        dataKeys: [],
+        newKeys: [],
+        forget: [],
+        keyIds: new Map(),
+        scheduled: false,
+      };
+      w.on('message', (rs: readonly WorkerResponse[]) => {
+        for (const r of rs) this.#settle(lane, r);
+      });
       w.on('error', (e) => {
         this.#broken = e;
         this.#failAll(e);
@@ -121,8 +174,7 @@ export class EncryptionWorkerPool {
         this.#broken ??= new Error('EncryptionWorkerPool: a worker exited');
         this.#failAll(this.#broken);
       });
-      this.#workers.push(w);
-      this.#load.push(0);
+      this.#lanes.push(lane);
     }
   }
 
@@ -130,7 +182,7 @@ export class EncryptionWorkerPool {
   encrypt(plaintext: Buffer, prepared: PreparedEncrypt): Promise<EncryptResult> {
     const m = prepared.materials;
     return this.#run(
-      (id) => ({
+      (id, lane) => ({
         kind: 'encrypt',
         id,
         suiteId: m.suite.id,
@@ -139,7 +191,7 @@ export class EncryptionWorkerPool {
         encryptionContext: m.encryptionContext,
         requiredEncryptionContextKeys: m.requiredEncryptionContextKeys,
         encryptedDataKeys: m.encryptedDataKeys,
-        signingKey: m.signingKey,
+        signingKeyId: m.signingKey ? this.#keyId(lane, m.signingKey) : -1,
         frameLength: prepared.frameLength,
         maxEdks: prepared.maxEdks,
       }),
@@ -180,8 +232,24 @@ export class EncryptionWorkerPool {
     );
   }
 
+  /** The index of `key` in the worker's key table, queueing the key when the worker does not hold it. */
+  #keyId(lane: Lane, key: KeyObject): number {
+    const known = lane.keyIds.get(key);
+    if (known !== undefined) return known;
+    const id = this.#nextKeyId++;
+    lane.keyIds.set(key, id);
+    lane.newKeys.push({ id, key });
+    if (lane.keyIds.size > MAX_KEYS) {
+      // The oldest key; the worker drops it after the batch (requests already queued may still use it).
+      const [oldKey, oldId] = lane.keyIds.entries().next().value as [KeyObject, number];
+      lane.keyIds.delete(oldKey);
+      lane.forget.push(oldId);
+    }
+    return id;
+  }
+
   #run<R>(
-    make: (id: number) => WorkerRequest,
+    make: (id: number, lane: Lane) => WorkerRequest,
     dataKey: Buffer,
     done: (bytes: Uint8Array, messageId: Uint8Array) => R,
   ): Promise<R> {
@@ -193,28 +261,52 @@ export class EncryptionWorkerPool {
       dataKey.fill(0);
       return Promise.reject(this.#broken);
     }
-    let best = 0;
-    for (let i = 1; i < this.size; i++)
-      if ((this.#load[i] as number) < (this.#load[best] as number)) best = i;
-    const req = make(this.#nextId++);
+    let lane = this.#lanes[0] as Lane;
+    for (const l of this.#lanes) if (l.load < lane.load) lane = l;
+    const req = make(this.#nextId++, lane);
     return new Promise<R>((resolve, reject) => {
       this.#pending.set(req.id, { resolve: (b, id) => resolve(done(b, id)), reject });
-      const w = this.#workers[best] as Worker;
-      if ((this.#load[best] as number) === 0) w.ref();
-      this.#load[best] = (this.#load[best] as number) + 1;
-      try {
-        w.postMessage(req);
-      } finally {
-        // The worker has its own copy (structured clone); this thread's copy is wiped now.
-        dataKey.fill(0);
+      if (lane.load === 0) lane.worker.ref();
+      lane.load++;
+      lane.outbox.push(req);
+      lane.dataKeys.push(dataKey);
+      if (lane.outbox.length >= MAX_BATCH) this.#flush(lane);
+      else if (!lane.scheduled) {
+        lane.scheduled = true;
+        // After the microtasks of this turn: every item started in it joins the batch.
+        process.nextTick(() => this.#flush(lane));
       }
     });
   }
 
-  #settle(worker: number, r: WorkerResponse): void {
+  #flush(lane: Lane): void {
+    lane.scheduled = false;
+    if (lane.outbox.length === 0) return;
+    const batch: WorkerBatch = { keys: lane.newKeys, forget: lane.forget, requests: lane.outbox };
+    const dataKeys = lane.dataKeys;
+    lane.outbox = [];
+    lane.dataKeys = [];
+    lane.newKeys = [];
+    lane.forget = [];
+    try {
+      lane.worker.postMessage(batch);
+    } catch (e) {
+      // Not posted (a value that cannot be cloned): these requests fail, and the worker never saw the
+      // keys it was about to be given.
+      for (const k of batch.keys) if (lane.keyIds.get(k.key) === k.id) lane.keyIds.delete(k.key);
+      const err = e instanceof Error ? e : new Error(String(e));
+      for (const r of batch.requests)
+        this.#settle(lane, { id: r.id, ok: false, ...errorFields(err) });
+    } finally {
+      // The worker has its own copies (structured clone); this thread's are wiped now.
+      for (const k of dataKeys) k.fill(0);
+    }
+  }
+
+  #settle(lane: Lane, r: WorkerResponse): void {
     const p = this.#pending.get(r.id);
-    this.#load[worker] = (this.#load[worker] as number) - 1;
-    if (this.#load[worker] === 0) this.#workers[worker]?.unref();
+    lane.load--;
+    if (lane.load === 0) lane.worker.unref();
     if (!p) return;
     this.#pending.delete(r.id);
     if (r.ok) {
@@ -227,14 +319,33 @@ export class EncryptionWorkerPool {
   #failAll(e: Error): void {
     for (const p of this.#pending.values()) p.reject(e);
     this.#pending.clear();
+    for (const lane of this.#lanes) {
+      for (const k of lane.dataKeys) k.fill(0);
+      lane.dataKeys = [];
+      lane.outbox = [];
+    }
   }
 
   /** Terminates the workers; pending encryptions reject. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#failAll(new InvalidOptionError('EncryptionWorkerPool closed'));
-    await Promise.all(this.#workers.map((w) => w.terminate()));
+    await Promise.all(this.#lanes.map((l) => l.worker.terminate()));
   }
+}
+
+/** The fields of a failed {@link WorkerResponse} for an error. @internal */
+export function errorFields(e: unknown): {
+  name: string;
+  message: string;
+  code: SteadyKmsErrorCode | undefined;
+} {
+  const err = e instanceof Error ? e : new Error(String(e));
+  return {
+    name: err.name,
+    message: err.message,
+    code: SteadyKmsError.is(e) ? e.code : undefined,
+  };
 }
 
 function rebuild(code: SteadyKmsErrorCode | undefined, name: string, message: string): Error {

@@ -2,13 +2,18 @@
 // ECDSA signing) or decrypt (key derivation, tags, signature verification) on materials the calling thread
 // already obtained from its keyring.
 import { parentPort } from 'node:worker_threads';
-import { SteadyKmsError } from '@steadykms/core';
 import { encryptPrepared } from '../encrypt.js';
 import { decryptParsed } from '../decrypt.js';
 import { parseHeader } from '../format/header.js';
 import { getSuite } from '../suites.js';
 import { formatError } from '../errors.js';
-import type { WorkerRequest, WorkerResponse } from './WorkerPool.js';
+import {
+  errorFields,
+  type WorkerBatch,
+  type WorkerRequest,
+  type WorkerResponse,
+} from './WorkerPool.js';
+import type { KeyObject } from 'node:crypto';
 
 const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
@@ -34,7 +39,7 @@ function run(msg: WorkerRequest): { res: WorkerResponse; transfer: ArrayBuffer[]
           providerInfo: buf(e.providerInfo),
           encryptedDataKey: buf(e.encryptedDataKey),
         })),
-        signingKey: msg.signingKey,
+        signingKey: signingKey(msg.signingKeyId),
       },
       frameLength: msg.frameLength,
       maxEdks: msg.maxEdks,
@@ -63,19 +68,38 @@ function run(msg: WorkerRequest): { res: WorkerResponse; transfer: ArrayBuffer[]
   };
 }
 
-parentPort?.on('message', (msg: WorkerRequest) => {
-  let res: WorkerResponse;
+/** Signing keys sent once by the pool, by index (the pool bounds the table and says what to drop). */
+const keys = new Map<number, KeyObject>();
+
+function signingKey(id: number): KeyObject | undefined {
+  if (id < 0) return undefined;
+  const k = keys.get(id);
+  if (!k) throw new Error('EncryptionWorkerPool: unknown signing key');
+  return k;
+}
+
+/** Results go back in groups this size: the first arrive while the rest of the batch is still signing. */
+const REPLY_EVERY = 4;
+
+parentPort?.on('message', (batch: WorkerBatch) => {
+  for (const k of batch.keys) keys.set(k.id, k.key);
+  let out: WorkerResponse[] = [];
   let transfer: ArrayBuffer[] = [];
-  try {
-    ({ res, transfer } = run(msg));
-  } catch (e) {
-    res = {
-      id: msg.id,
-      ok: false,
-      name: (e as Error).name,
-      message: (e as Error).message,
-      code: SteadyKmsError.is(e) ? e.code : undefined,
-    };
+  for (const msg of batch.requests) {
+    try {
+      const r = run(msg);
+      out.push(r.res);
+      transfer.push(...r.transfer);
+    } catch (e) {
+      out.push({ id: msg.id, ok: false, ...errorFields(e) });
+    }
+    if (out.length >= REPLY_EVERY) {
+      parentPort?.postMessage(out, transfer);
+      out = [];
+      transfer = [];
+    }
   }
-  parentPort?.postMessage(res, transfer);
+  if (out.length > 0) parentPort?.postMessage(out, transfer);
+  // After the requests: those queued before the pool dropped a key still found it.
+  for (const id of batch.forget) keys.delete(id);
 });
