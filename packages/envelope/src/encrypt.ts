@@ -15,7 +15,10 @@ import {
   type PreparedEncrypt,
 } from './internal/EncryptSession.js';
 import { toBytes } from './internal/options.js';
-import type { EncryptionMaterialsResult } from './materials/DefaultMaterialsManager.js';
+import {
+  DefaultMaterialsManager,
+  type EncryptionMaterialsResult,
+} from './materials/DefaultMaterialsManager.js';
 
 /** Options of {@link encrypt}. */
 export type EncryptOptions = EncryptOptionsBase;
@@ -47,9 +50,17 @@ export function encrypt(
   try {
     pt = toBytes(plaintext, 'utf8');
     r = resolveEncrypt(options, pt.length);
-    // Raw AES keyring: no promise until the result (each one costs on a small message).
-    const m = r.manager.getEncryptionMaterialsSync?.(r.request);
-    if (m !== undefined) return Promise.resolve(encryptPrepared(pt, prepared(r, m)));
+    // Default manager and raw AES keyring: no promise until the result (each costs on a small message).
+    const s =
+      r.manager instanceof DefaultMaterialsManager ? r.manager.encryptSync(r.request) : undefined;
+    if (s !== undefined) {
+      return Promise.resolve(
+        encryptPrepared(pt, {
+          ...prepared(r, s.materials),
+          serializedContext: s.serializedContext,
+        }),
+      );
+    }
   } catch (e) {
     return Promise.reject(e instanceof Error ? e : new Error(String(e)));
   }

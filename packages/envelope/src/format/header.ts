@@ -1,6 +1,6 @@
 import { formatError } from '../errors.js';
 import { getSuite, type AlgorithmSuite } from '../suites.js';
-import { parseEncryptionContextBytes, type EncryptionContext } from './encryptionContext.js';
+import { parseEncryptionContextBytes } from './encryptionContext.js';
 
 /** One encrypted copy of the data key, as stored in the header. */
 export interface EncryptedDataKey {
@@ -41,23 +41,12 @@ export interface ParsedHeader {
   readonly headerTag: Buffer;
   /** Bytes consumed: header body plus header authentication. */
   readonly length: number;
-}
-
-/**
- * Serialised form of each encryption context object the parser made from canonical bytes (keys in the
- * order `serializeEncryptionContext` writes): a slice of the header. Keyed by the object, so a materials
- * manager that passes on a different context object never gets bytes that do not belong to it.
- */
-const canonicalContexts = new WeakMap<EncryptionContext, Buffer>();
-
-/**
- * The header bytes of an encryption context object `parseHeader` returned, when they are exactly what
- * `serializeEncryptionContext` would write for it; `undefined` for any other object. Lets a decrypt use
- * the header's bytes as the raw AES keyring's AAD instead of serialising the context again.
- * @internal
- */
-export function parsedContextBytes(context: EncryptionContext): Buffer | undefined {
-  return canonicalContexts.get(context);
+  /**
+   * The header's serialised encryption context (a slice of the input) when it is exactly what
+   * `serializeEncryptionContext` writes for `header.encryptionContext` (keys in ascending order); else
+   * `undefined`. A decrypt uses it as the raw AES keyring's AAD instead of serialising the context again.
+   */
+  readonly serializedContext?: Buffer | undefined;
 }
 
 /** Thrown internally when the buffer ends before the header does (never escapes this module). */
@@ -148,7 +137,6 @@ function parse(c: Cursor, start: number, maxEdks: number): ParsedHeader {
   const aadLength = c.u16();
   const contextBytes = c.bytes(aadLength);
   const { context: encryptionContext, canonical } = parseEncryptionContextBytes(contextBytes);
-  if (canonical && contextBytes.length > 0) canonicalContexts.set(encryptionContext, contextBytes);
   const edkCount = c.u16();
   //= aws-encryption-sdk-specification/data-format/message-header.md#encrypted-data-key-count
   //# This value MUST be greater than 0.
@@ -207,6 +195,7 @@ function parse(c: Cursor, start: number, maxEdks: number): ParsedHeader {
     headerIv,
     headerTag,
     length: c.o - start,
+    serializedContext: canonical ? contextBytes : undefined,
   };
 }
 

@@ -1,9 +1,10 @@
 import type { KeyObject } from 'node:crypto';
 import type { Keyring } from '../keyrings/types.js';
-import type {
-  DecryptionMaterialsRequest,
-  DecryptionMaterialsResult,
-  MaterialsManager,
+import {
+  DefaultMaterialsManager,
+  type DecryptionMaterialsRequest,
+  type DecryptionMaterialsResult,
+  type MaterialsManager,
 } from '../materials/DefaultMaterialsManager.js';
 import type { MessageHeader, ParsedHeader } from '../format/header.js';
 import type { ParsedFrame } from '../format/body.js';
@@ -106,8 +107,8 @@ export class DecryptSession {
     o: ResolvedDecrypt,
   ): DecryptionMaterialsResult | undefined {
     const m = o.manager;
-    if (m.decryptMaterialsSync === undefined) return undefined;
-    return m.decryptMaterialsSync(DecryptSession.request(parsed, o));
+    if (!(m instanceof DefaultMaterialsManager)) return undefined;
+    return m.decryptSync(DecryptSession.request(parsed, o), parsed.serializedContext);
   }
 
   /** The checks that come before any keyring call, and the request for the materials manager. */
@@ -180,6 +181,11 @@ export class DecryptSession {
     } finally {
       dataKey.fill(0);
     }
+  }
+
+  /** The message's frame cipher (for callers that decrypt frames in batches). @internal */
+  get frames(): FrameCipher {
+    return this.#frames;
   }
 
   /** True once the final frame (or the non-framed body) has been decrypted. */

@@ -12,11 +12,10 @@ import {
   type EncryptSuiteId,
 } from '../suites.js';
 import type { Keyring } from '../keyrings/types.js';
-import {
-  serializedContextOf,
-  type EncryptionMaterialsRequest,
-  type EncryptionMaterialsResult,
-  type MaterialsManager,
+import type {
+  EncryptionMaterialsRequest,
+  EncryptionMaterialsResult,
+  MaterialsManager,
 } from '../materials/DefaultMaterialsManager.js';
 import { deriveKeys } from './kdf.js';
 import { FrameCipher, headerTag } from './FrameCipher.js';
@@ -64,6 +63,11 @@ export interface PreparedEncrypt {
   readonly materials: EncryptionMaterialsResult;
   readonly frameLength: number;
   readonly maxEdks: number;
+  /**
+   * `materials.encryptionContext` serialised, when the caller already has it (the synchronous raw AES
+   * path): the header reuses it instead of serialising the context a second time.
+   */
+  readonly serializedContext?: Buffer | undefined;
 }
 
 /** @internal */
@@ -181,8 +185,9 @@ export function startEncryptWith(
         messageId,
         // The manager's serialisation of the full context is the header's when nothing is held back.
         serializedContext:
-          (stored === m.encryptionContext ? serializedContextOf(m) : undefined) ??
-          serializeEncryptionContext(stored),
+          stored === m.encryptionContext && prepared.serializedContext !== undefined
+            ? prepared.serializedContext
+            : serializeEncryptionContext(stored),
         encryptedDataKeys: m.encryptedDataKeys,
         contentType: ContentType.FRAMED,
         frameLength,

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { parsedContextBytes, type EncryptedDataKey } from '../format/header.js';
+import type { EncryptedDataKey } from '../format/header.js';
 import {
   PUBLIC_KEY_CONTEXT_KEY,
   RESERVED_CONTEXT_PREFIX,
@@ -66,16 +66,6 @@ export interface DecryptionMaterialsResult {
 export interface MaterialsManager {
   getEncryptionMaterials(request: EncryptionMaterialsRequest): Promise<EncryptionMaterialsResult>;
   decryptMaterials(request: DecryptionMaterialsRequest): Promise<DecryptionMaterialsResult>;
-  /**
-   * Optional synchronous form of `getEncryptionMaterials`, for managers that need no I/O for this
-   * request; returns `undefined` when it cannot answer synchronously (then the asynchronous method is
-   * used). Must behave exactly like the asynchronous method otherwise. @internal
-   */
-  getEncryptionMaterialsSync?(
-    request: EncryptionMaterialsRequest,
-  ): EncryptionMaterialsResult | undefined;
-  /** Optional synchronous form of `decryptMaterials`; see `getEncryptionMaterialsSync`. @internal */
-  decryptMaterialsSync?(request: DecryptionMaterialsRequest): DecryptionMaterialsResult | undefined;
 }
 
 /** The ESDK's default materials manager: one keyring, a fresh data key per message. */
@@ -91,22 +81,26 @@ export class DefaultMaterialsManager implements MaterialsManager {
   }
 
   /**
-   * Synchronous when the keyring is (the raw AES keyring): no promise between the caller and the cipher
-   * work. `undefined` for any other keyring. @internal
+   * `getEncryptionMaterials` without a promise when the keyring needs no I/O (the raw AES keyring), with
+   * the serialised context it made for the keyring (the header reuses it); `undefined` for any other
+   * keyring. Called by `encrypt` directly, so nothing can change the materials in between. @internal
    */
-  getEncryptionMaterialsSync(
+  encryptSync(
     request: EncryptionMaterialsRequest,
-  ): EncryptionMaterialsResult | undefined {
+  ): { materials: EncryptionMaterialsResult; serializedContext: Buffer } | undefined {
     const k = this.keyring;
     if (!isSyncKeyring(k)) return undefined;
     const { materials, signingKey } = startEncryption(request);
     k.onEncryptSync(materials);
-    return finishEncryption(request, materials, signingKey);
+    return {
+      materials: finishEncryption(request, materials, signingKey),
+      serializedContext: materials.serializedContext,
+    };
   }
 
   async decryptMaterials(request: DecryptionMaterialsRequest): Promise<DecryptionMaterialsResult> {
     const { suite, encryptionContext: stored } = request;
-    const { materials, requiredKeys } = startDecryption(request);
+    const { materials, requiredKeys } = startDecryption(request, undefined);
     let verification: KeyObject | undefined;
     if (suite.signature) {
       const pub = stored[PUBLIC_KEY_CONTEXT_KEY];
@@ -126,13 +120,19 @@ export class DefaultMaterialsManager implements MaterialsManager {
   }
 
   /**
-   * Synchronous for unsigned suites when the keyring is (the raw AES keyring); `undefined` otherwise
-   * (signed suites import the verification key asynchronously). @internal
+   * `decryptMaterials` without a promise for unsigned suites when the keyring needs no I/O (the raw AES
+   * keyring); `undefined` otherwise (signed suites import the verification key asynchronously).
+   * `storedContextBytes`: the header's bytes of `request.encryptionContext` when they are canonical
+   * (`ParsedHeader.serializedContext`), used as the keyring's AAD instead of serialising the context
+   * again. Called by `decrypt` directly with the header it parsed. @internal
    */
-  decryptMaterialsSync(request: DecryptionMaterialsRequest): DecryptionMaterialsResult | undefined {
+  decryptSync(
+    request: DecryptionMaterialsRequest,
+    storedContextBytes: Buffer | undefined,
+  ): DecryptionMaterialsResult | undefined {
     const k = this.keyring;
     if (request.suite.signature || !isSyncKeyring(k)) return undefined;
-    const { materials, requiredKeys } = startDecryption(request);
+    const { materials, requiredKeys } = startDecryption(request, storedContextBytes);
     let cause: unknown;
     try {
       k.onDecryptSync(materials, request.encryptedDataKeys);
@@ -195,24 +195,14 @@ function finishEncryption(
     encryptedDataKeys: materials.encryptedDataKeys,
     signingKey,
   };
-  serializedContexts.set(result, materials.serializedContext);
   return result;
 }
 
-/** The serialised context of each result this module made (a copy or a changed object is not found). */
-const serializedContexts = new WeakMap<EncryptionMaterialsResult, Buffer>();
-
-/**
- * The serialisation of `m.encryptionContext` this module already made for the keyring, when `m` is a
- * result object it returned unchanged; the header reuses it instead of serialising the context again.
- * @internal
- */
-export function serializedContextOf(m: EncryptionMaterialsResult): Buffer | undefined {
-  return serializedContexts.get(m);
-}
-
 /** Merges the reproduced context, checks the public key rule, and builds the keyring's materials. */
-function startDecryption(request: DecryptionMaterialsRequest): {
+function startDecryption(
+  request: DecryptionMaterialsRequest,
+  storedContextBytes: Buffer | undefined,
+): {
   materials: DecryptionMaterials;
   requiredKeys: string[];
 } {
@@ -231,8 +221,9 @@ function startDecryption(request: DecryptionMaterialsRequest): {
   // The header's bytes stand for the serialised context when nothing was merged into it and they are
   // canonical (the parser checked): the same bytes serializeEncryptionContext would write.
   const serialized =
-    (context === stored ? parsedContextBytes(stored) : undefined) ??
-    serializeEncryptionContext(context);
+    context === stored && storedContextBytes !== undefined
+      ? storedContextBytes
+      : serializeEncryptionContext(context);
   return {
     materials: {
       suite,
