@@ -3,7 +3,7 @@
 //
 // Cases (issue 5), one core, raw AES keyring, 4 KiB messages, encryption context of one pair:
 //   msg/s   0x0478 and 0x0578, encrypt and decrypt, one message at a time (await in a loop).
-//   stream  256 MiB generated on the fly, 4 KiB frames, 0x0578: encrypt MB/s (output discarded) and
+//   stream  256 MiB generated on the fly, 4 KiB frames, 0x0478 and 0x0578: encrypt MB/s (output discarded) and
 //           decrypt MB/s (of a 256 MiB message read from a temp file), peak RSS growth. Each stream case runs
 //           in its own child process so RSS is its own.
 //   batch   10,000 × 4 KiB, 0x0578, AWS KMS keyring through local-kms (a child process), both with a caching
@@ -192,35 +192,42 @@ async function runChild({ lib, op, suite, file }) {
 }
 
 async function streamCases() {
-  const suite = 0x0578;
   const rows = [];
-  const files = {};
-  for (const lib of ['steadykms', 'esdk']) {
-    files[lib] = join(tmpdir(), `envelope-bench-${process.pid}-${lib}.bin`);
-    await child({ lib, op: 'prepare', suite, file: files[lib] });
-  }
-  try {
-    for (const op of ['encrypt', 'decrypt']) {
-      const r = { steadykms: [], esdk: [] };
-      for (let run = 0; run < RUNS; run++) {
-        for (const lib of ['steadykms', 'esdk'])
-          r[lib].push(await child({ lib, op, suite, file: files[lib] }));
-      }
-      rows.push([
-        `${MIB} MiB stream 0x0578 ${op}, MB/s`,
-        median(r.steadykms.map((x) => x.mbps)),
-        median(r.esdk.map((x) => x.mbps)),
-        r,
-      ]);
-      rows.push([
-        `${MIB} MiB stream 0x0578 ${op}, peak RSS growth MiB`,
-        median(r.steadykms.map((x) => x.peakMiB)),
-        median(r.esdk.map((x) => x.peakMiB)),
-        r,
-      ]);
+  for (const suite of [0x0478, 0x0578]) {
+    const hex = `0x0${suite.toString(16)}`;
+    const files = {};
+    for (const lib of ['steadykms', 'esdk']) {
+      files[lib] = join(tmpdir(), `envelope-bench-${process.pid}-${lib}-${hex}.bin`);
+      await child({ lib, op: 'prepare', suite, file: files[lib] });
     }
-  } finally {
-    for (const f of Object.values(files)) rmSync(f, { force: true });
+    try {
+      for (const op of ['encrypt', 'decrypt']) {
+        const r = { steadykms: [], esdk: [] };
+        for (let run = 0; run < RUNS; run++) {
+          for (const lib of ['steadykms', 'esdk'])
+            r[lib].push(await child({ lib, op, suite, file: files[lib] }));
+        }
+        const mbps = { steadykms: r.steadykms.map((x) => x.mbps), esdk: r.esdk.map((x) => x.mbps) };
+        const peak = {
+          steadykms: r.steadykms.map((x) => x.peakMiB),
+          esdk: r.esdk.map((x) => x.peakMiB),
+        };
+        rows.push([
+          `${MIB} MiB stream ${hex} ${op}, MB/s`,
+          median(mbps.steadykms),
+          median(mbps.esdk),
+          mbps,
+        ]);
+        rows.push([
+          `${MIB} MiB stream ${hex} ${op}, peak RSS growth MiB`,
+          median(peak.steadykms),
+          median(peak.esdk),
+          peak,
+        ]);
+      }
+    } finally {
+      for (const f of Object.values(files)) rmSync(f, { force: true });
+    }
   }
   return rows;
 }
@@ -338,6 +345,10 @@ async function main() {
   console.log('| --- | ---: | ---: | ---: |');
   for (const [name, a, b] of rows)
     console.log(`| ${name} | ${fmt(a)} | ${fmt(b)} | ${(a / b).toFixed(2)}× |`);
+  // Every run, so a median can be checked and runs from several invocations pooled.
+  console.log('\nruns (steadykms / ESDK):');
+  for (const [name, , , r] of rows)
+    console.log(`  ${name}: ${r.steadykms.map(fmt).join(', ')} / ${r.esdk.map(fmt).join(', ')}`);
   console.log(
     `\nload after: ${loadavg()
       .map((x) => x.toFixed(2))
