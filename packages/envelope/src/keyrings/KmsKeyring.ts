@@ -2,10 +2,13 @@ import {
   DecryptCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
+  type DecryptCommandOutput,
   type KMSClient,
 } from '@aws-sdk/client-kms';
-import { needs } from '@steadykms/core';
+import { InvalidOptionError, needs } from '@steadykms/core';
 import type { EncryptedDataKey } from '../format/header.js';
+import { decryptionError } from '../errors.js';
+import { collectedFailure } from './MultiKeyring.js';
 import type { DecryptionMaterials, EncryptionMaterials, Keyring } from './types.js';
 import { mrkMatch, parseKmsArn } from './arn.js';
 
@@ -32,6 +35,11 @@ export interface KmsKeyringOptions {
  * data key with the generator and encrypts it under each additional key; decrypt tries the EDKs whose key
  * ARN matches one of its keys (a multi-Region key matches its replicas in other Regions, and is then
  * called with the configured ARN so the local replica answers).
+ *
+ * Decrypt fails with a `DecryptionError` when no EDK could be decrypted (its message lists every KMS
+ * error met on the way), and at once when an `aws-kms` EDK names anything but a key ARN (an alias ARN,
+ * or bytes that are no ARN): the ESDK specification treats such an EDK as a malformed message, not as an
+ * EDK of someone else.
  */
 export class KmsKeyring implements Keyring {
   readonly client: KMSClient;
@@ -40,10 +48,7 @@ export class KmsKeyring implements Keyring {
   readonly #grantTokens: string[] | undefined;
 
   constructor(options: KmsKeyringOptions) {
-    needs(
-      options.client !== undefined && typeof options.client.send === 'function',
-      'KmsKeyring: client is required',
-    );
+    needs(typeof options.client?.send === 'function', 'KmsKeyring: client is required');
     needs(
       options.generatorKeyId !== undefined || (options.keyIds?.length ?? 0) > 0,
       'KmsKeyring: generatorKeyId or keyIds is required',
@@ -64,7 +69,9 @@ export class KmsKeyring implements Keyring {
         'KmsKeyring: no generatorKeyId to generate a data key',
       );
       //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-keyring.md#onencrypt
-      //# If the input encryption materials do not contain a plaintext data key OnEncrypt MUST attempt to generate a new plaintext data key by calling AWS KMS GenerateDataKey.
+      //# If the input encryption materials do not contain a plaintext data key
+      //# OnEncrypt MUST attempt to generate a new plaintext data key
+      //# by calling AWS KMS GenerateDataKey.
       const r = await this.client.send(
         new GenerateDataKeyCommand({
           KeyId: this.generatorKeyId,
@@ -73,18 +80,23 @@ export class KmsKeyring implements Keyring {
           ...grants,
         }),
       );
-      //# The Generate Data Key response's Plaintext MUST match the key derivation input length specified by the algorithm suite included in the input encryption materials.
-      needs(
-        r.Plaintext?.length === materials.suite.keyLength,
-        'KmsKeyring: GenerateDataKey returned a data key of the wrong length',
-      );
-      //# The Generate Data Key response's KeyId MUST be A valid AWS KMS key ARN.
-      needs(
-        r.KeyId !== undefined &&
-          parseKmsArn(r.KeyId) !== undefined &&
-          r.CiphertextBlob !== undefined,
-        'KmsKeyring: GenerateDataKey response has no valid KeyId ARN or ciphertext',
-      );
+      //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-keyring.md#onencrypt
+      //# If the Generate Data Key call succeeds, OnEncrypt MUST verify that the response `Plaintext`
+      //# length matches the specification of the algorithm suite's Key Derivation Input Length field.
+      if (r.Plaintext?.length !== materials.suite.keyLength) {
+        r.Plaintext?.fill(0);
+        throw new InvalidOptionError(
+          'KmsKeyring: GenerateDataKey returned a data key of the wrong length',
+        );
+      }
+      //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-keyring.md#onencrypt
+      //# The Generate Data Key response’s `KeyId` MUST be a valid AWS KMS key ARN.
+      if (!isKeyArn(r.KeyId) || r.CiphertextBlob === undefined) {
+        r.Plaintext.fill(0);
+        throw new InvalidOptionError(
+          'KmsKeyring: GenerateDataKey response has no valid KeyId ARN or ciphertext',
+        );
+      }
       materials.plaintextDataKey = Buffer.from(r.Plaintext);
       r.Plaintext.fill(0);
       materials.encryptedDataKeys.push(edk(r.KeyId, r.CiphertextBlob));
@@ -94,14 +106,16 @@ export class KmsKeyring implements Keyring {
     const key = materials.plaintextDataKey;
     for (const keyId of rest) {
       //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-keyring.md#onencrypt
-      //# Given a plaintext data key in the encryption materials, OnEncrypt MUST attempt to encrypt the plaintext data key using the configured AWS KMS key identifier.
+      //# If the input encryption materials do contain a plaintext data key,
+      //# OnEncrypt MUST attempt to encrypt the plaintext data key using the configured AWS KMS key
+      //# identifier.
       const r = await this.client.send(
         new EncryptCommand({ KeyId: keyId, Plaintext: key, EncryptionContext: ctx, ...grants }),
       );
+      //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-keyring.md#onencrypt
+      //# If the Encrypt call succeeds the response’s `KeyId` MUST be A valid AWS KMS key ARN.
       needs(
-        r.KeyId !== undefined &&
-          parseKmsArn(r.KeyId) !== undefined &&
-          r.CiphertextBlob !== undefined,
+        isKeyArn(r.KeyId) && r.CiphertextBlob !== undefined,
         'KmsKeyring: Encrypt response has no valid KeyId ARN or ciphertext',
       );
       materials.encryptedDataKeys.push(edk(r.KeyId, r.CiphertextBlob));
@@ -113,28 +127,57 @@ export class KmsKeyring implements Keyring {
     materials: DecryptionMaterials,
     edks: readonly EncryptedDataKey[],
   ): Promise<DecryptionMaterials> {
+    //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-mrk-keyring.md#ondecrypt
+    //# If the decryption materials already contained a valid plaintext data key
+    //# OnDecrypt MUST immediately return the unmodified decryption materials.
     if (materials.plaintextDataKey !== undefined) return materials;
     const mine =
       this.generatorKeyId !== undefined ? [this.generatorKeyId, ...this.keyIds] : this.keyIds;
-    const errors: unknown[] = [];
+    //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-mrk-keyring.md#ondecrypt
+    //# The set of encrypted data keys MUST first be filtered to match this keyring’s configuration.
+    const filtered: Array<{ edk: EncryptedDataKey; keyId: string }> = [];
     for (const e of edks) {
-      if (e.providerId !== KMS_PROVIDER_ID) continue;
-      const arn = e.providerInfo.toString('utf8');
-      if (!parseKmsArn(arn)) continue;
       //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-mrk-keyring.md#ondecrypt
-      //# The provider info MUST be a valid AWS KMS ARN with a resource type of key or OnDecrypt MUST fail. ... The function AWS KMS MRK Match for Decrypt called with the configured AWS KMS key identifier and the provider info MUST return true.
+      //# Its provider ID MUST exactly match the value “aws-kms”.
+      if (e.providerId !== KMS_PROVIDER_ID) continue;
+      //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-mrk-keyring.md#ondecrypt
+      //# The provider info MUST be a valid AWS KMS ARN with a resource type of `key` or OnDecrypt MUST
+      //# fail.
+      const arn = e.providerInfo.toString('utf8');
+      needs(
+        isKeyArn(arn),
+        'KmsKeyring: an aws-kms encrypted data key does not name an AWS KMS key ARN',
+        decryptionError,
+      );
+      //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-mrk-keyring.md#ondecrypt
+      //# The the function AWS KMS MRK Match for Decrypt called with the configured AWS KMS key
+      //# identifier and the provider info MUST return `true`.
       const keyId = mine.find((k) => mrkMatch(k, arn));
-      if (keyId === undefined) continue;
+      if (keyId !== undefined) filtered.push({ edk: e, keyId });
+    }
+    const errors: unknown[] = [];
+    //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-mrk-keyring.md#ondecrypt
+    //# For each encrypted data key in the filtered set, one at a time, the OnDecrypt MUST attempt to
+    //# decrypt the data key.
+    for (const { edk: e, keyId } of filtered) {
+      //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-mrk-keyring.md#ondecrypt
+      //# The `KeyId` field in the response MUST equal the configured AWS KMS key identifier.
       const key = await decryptEdk(this.client, keyId, e, materials, this.#grantTokens, errors);
       if (key) {
         materials.plaintextDataKey = key;
         return materials;
       }
     }
-    if (errors.length > 0)
-      throw new AggregateError(errors, 'KmsKeyring: KMS could not decrypt any matching data key');
-    return materials;
+    //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-mrk-keyring.md#ondecrypt
+    //# If OnDecrypt fails to successfully decrypt any encrypted data key,
+    //# then it MUST yield an error that includes all the collected errors.
+    throw collectedFailure('KmsKeyring: no encrypted data key could be decrypted', errors);
   }
+}
+
+/** True when `s` is a valid AWS KMS ARN with resource type `key` (not an alias ARN). @internal */
+export function isKeyArn(s: string | undefined): s is string {
+  return s !== undefined && parseKmsArn(s)?.resourceType === 'key';
 }
 
 function edk(keyId: string, blob: Uint8Array): EncryptedDataKey {
@@ -145,7 +188,10 @@ function edk(keyId: string, blob: Uint8Array): EncryptedDataKey {
   };
 }
 
-/** One KMS Decrypt of one EDK; errors are collected, not thrown. @internal */
+/**
+ * One KMS Decrypt of one EDK, called with `keyId`; the response must name that same `keyId` and hold a
+ * data key of the suite's length. Errors are collected in `errors`, not thrown. @internal
+ */
 export async function decryptEdk(
   client: KMSClient,
   keyId: string,
@@ -154,8 +200,11 @@ export async function decryptEdk(
   grantTokens: string[] | undefined,
   errors: unknown[],
 ): Promise<Buffer | undefined> {
+  let r: DecryptCommandOutput;
   try {
-    const r = await client.send(
+    //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-mrk-keyring.md#ondecrypt
+    //# If this attempt results in an error, then these errors MUST be collected.
+    r = await client.send(
       new DecryptCommand({
         KeyId: keyId,
         CiphertextBlob: e.encryptedDataKey,
@@ -163,20 +212,28 @@ export async function decryptEdk(
         ...(grantTokens ? { GrantTokens: grantTokens } : {}),
       }),
     );
-    //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-mrk-keyring.md#ondecrypt
-    //# The KeyId field in the response MUST equal the configured AWS KMS key identifier. The length of the response's Plaintext MUST equal the key derivation input length specified by the algorithm suite included in the input decryption materials.
-    if (r.KeyId !== keyId || r.Plaintext?.length !== materials.suite.keyLength) {
-      r.Plaintext?.fill(0);
-      errors.push(
-        new Error('KMS Decrypt response did not match the requested key or the suite key length'),
-      );
-      return undefined;
-    }
-    const key = Buffer.from(r.Plaintext);
-    r.Plaintext.fill(0);
-    return key;
   } catch (err) {
     errors.push(err);
     return undefined;
   }
+  //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-mrk-keyring.md#ondecrypt
+  //# The length of the response’s `Plaintext` MUST equal the key derivation input length specified by
+  //# the algorithm suite included in the input decryption materials.
+  //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-mrk-keyring.md#ondecrypt
+  //# If the response does not satisfies these requirements then an error MUST be collected
+  //# and the next encrypted data key in the filtered set MUST be attempted.
+  if (r.KeyId !== keyId || r.Plaintext?.length !== materials.suite.keyLength) {
+    r.Plaintext?.fill(0);
+    errors.push(
+      decryptionError(
+        r.KeyId !== keyId
+          ? 'KMS Decrypt response names another key than the one requested'
+          : 'KMS Decrypt returned a data key of the wrong length for the suite',
+      ),
+    );
+    return undefined;
+  }
+  const key = Buffer.from(r.Plaintext);
+  r.Plaintext.fill(0);
+  return key;
 }

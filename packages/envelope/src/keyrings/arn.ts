@@ -7,7 +7,10 @@ export interface KmsArn {
   readonly resourceId: string;
 }
 
-/** Parses `arn:<partition>:kms:<region>:<account>:<type>/<id>`; undefined when it is not a KMS ARN. @internal */
+/**
+ * Parses `arn:<partition>:kms:<region>:<account>:<type>/<id>`; undefined when it is not a valid AWS KMS
+ * ARN (the ESDK's definition: type `key` or `alias`, every part non-empty). @internal
+ */
 export function parseKmsArn(s: string): KmsArn | undefined {
   const parts = s.split(':');
   if (parts.length !== 6 || parts[0] !== 'arn' || parts[2] !== 'kms') return undefined;
@@ -40,14 +43,21 @@ export function isMrk(idOrArn: string): boolean {
  */
 export function mrkMatch(a: string, b: string): boolean {
   //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-mrk-match-for-decrypt.md#implementation
-  //# If both identifiers are identical, this function MUST return true.
+  //# If both identifiers are identical, this function MUST return `true`.
   if (a === b) return true;
-  //# Otherwise if either input is not identified as a multi-Region key, then this function MUST return false.
+  //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-mrk-match-for-decrypt.md#implementation
+  //# Otherwise if either input is not identified as a multi-Region key,
+  //# then this function MUST return `false`.
   if (!isMrk(a) || !isMrk(b)) return false;
   const x = parseKmsArn(a);
   const y = parseKmsArn(b);
+  // Two bare `mrk-` key ids that differ are different keys: there is no ARN to compare.
   if (!x || !y) return false;
-  //# Otherwise if both inputs are identified as a multi-Region keys, this function MUST return the result of comparing the partition, service, accountId, resourceType, and resource parts of both ARN inputs.
+  //= aws-encryption-sdk-specification/framework/aws-kms/aws-kms-mrk-match-for-decrypt.md#implementation
+  //# Otherwise if both inputs are identified as a multi-Region keys,
+  //# this function MUST return the result of comparing
+  //# the `partition`, `service`, `accountId`, `resourceType`, and `resource` parts of both ARN inputs.
+  // `service` is `kms` in both: parseKmsArn accepts nothing else.
   return (
     x.partition === y.partition &&
     x.account === y.account &&
