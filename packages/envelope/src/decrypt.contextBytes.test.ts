@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decrypt } from './decrypt.js';
+import { encrypt } from './encrypt.js';
 import { DecryptionError } from './errors.js';
 import { serializeEncryptionContext } from './format/encryptionContext.js';
 import { serializeHeaderBody } from './format/header.js';
@@ -77,5 +78,19 @@ describe('a header whose encryption context is not in canonical order', () => {
       (x: unknown) => x,
     );
     expect(DecryptionError.is(e)).toBe(true);
+  });
+});
+
+describe('an encryption context with a leading U+FEFF', () => {
+  it('round-trips exactly: the mark is part of the key and the value', async () => {
+    const ctx = { '\ufeffkey': '\ufeffvalue', plain: 'x' };
+    const { ciphertext } = await encrypt('hello', {
+      keyring,
+      suite: 0x0478,
+      encryptionContext: ctx,
+    });
+    const r = await decrypt(ciphertext, { keyring, encryptionContext: ctx });
+    expect(r.plaintext.toString()).toBe('hello');
+    expect(r.encryptionContext).toEqual(ctx);
   });
 });

@@ -91,7 +91,6 @@ export function parseEncryptionContextBytes(bytes: Uint8Array): {
     // Strictly ascending keys (compared in place, no slices) mean the bytes are the canonical form.
     if (i > 0 && canonical && buf.compare(buf, prevStart, prevEnd, o, o + kl) !== 1)
       canonical = false;
-    if (startsWithBom(buf, o, kl)) canonical = false;
     prevStart = o;
     prevEnd = o + kl;
     o += kl;
@@ -99,7 +98,6 @@ export function parseEncryptionContextBytes(bytes: Uint8Array): {
     o += 2;
     if (o + vl > buf.length) throw formatError('encryption context: truncated value');
     const value = decodeUtf8(buf, o, o + vl, 'value');
-    if (startsWithBom(buf, o, vl)) canonical = false;
     o += vl;
     // A linear scan for the few pairs a context usually has; a Set past that, so a hostile count of
     // 65,535 pairs stays linear.
@@ -115,15 +113,9 @@ export function parseEncryptionContextBytes(bytes: Uint8Array): {
   return { context: Object.fromEntries(pairs), canonical };
 }
 
-/**
- * The UTF-8 decoder drops a leading byte order mark, so such a field does not serialise back to the same
- * bytes. Any other valid UTF-8 round-trips exactly.
- */
-function startsWithBom(buf: Buffer, o: number, length: number): boolean {
-  return length >= 3 && buf[o] === 0xef && buf[o + 1] === 0xbb && buf[o + 2] === 0xbf;
-}
-
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: keep a leading U+FEFF as a character. By default TextDecoder drops it, which changed such a
+// key or value (the ESDKs keep it), so the context no longer matched what the message was written with.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 function decodeUtf8(buf: Buffer, start: number, end: number, what: string): string {
   // Fast path: pure ASCII (the common case) needs no validation.
   let ascii = true;

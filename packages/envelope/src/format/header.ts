@@ -199,7 +199,8 @@ function parse(c: Cursor, start: number, maxEdks: number): ParsedHeader {
   };
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the ID (TextDecoder would drop it by default).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function decodeProviderId(b: Buffer): string {
   // ASCII (every provider ID in practice: "aws-kms", a namespace) needs no validation.
