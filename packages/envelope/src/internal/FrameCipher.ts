@@ -31,6 +31,21 @@ export class FrameCipher {
     this.#finalAad = mk(BodyAadContent.FINAL_FRAME);
     this.#singleAad = mk(BodyAadContent.SINGLE_BLOCK);
     this.#iv = Buffer.alloc(suite.ivLength);
+    byMessageId.set(messageId, this);
+  }
+
+  /**
+   * The batch state for {@link sealFrames} / {@link openFrames} on this thread, or, with `copy`, a copy of
+   * it for a worker thread (the caller zeroes `key` once it is posted).
+   */
+  batchState(frameLength: number, copy = false): FrameBatchState {
+    return {
+      cipher: this.#cipher,
+      key: copy ? Buffer.from(this.#key) : this.#key,
+      aad: copy ? Buffer.from(this.#regularAad) : this.#regularAad,
+      iv: copy ? Buffer.alloc(this.#iv.length) : this.#iv,
+      frameLength,
+    };
   }
 
   #aad(kind: 0 | 1 | 2, seq: number, length: number): Buffer {
@@ -92,6 +107,117 @@ export class FrameCipher {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The frame cipher of a message, by the message ID buffer it was made with: how the stream decrypt reaches
+ * the cipher a `DecryptSession` keeps private (a getter on the session would be cleaner; until then this
+ * lookup, which returns `undefined` if the session ever passes a copy, and the stream then decrypts frames
+ * through the session as before).
+ */
+const byMessageId = new WeakMap<Buffer, FrameCipher>();
+
+/** @internal */
+export function frameCipherOf(messageId: Buffer): FrameCipher | undefined {
+  return byMessageId.get(messageId);
+}
+
+/** What {@link sealFrames} and {@link openFrames} need: plain data, so it can be posted to a worker. */
+export interface FrameBatchState {
+  readonly cipher: AlgorithmSuite['cipher'];
+  /** The content key (zeroed by its owner when the message is done). */
+  readonly key: Buffer;
+  /** Regular-frame AAD: message ID, body AAD content, then 12 bytes rewritten per frame. */
+  readonly aad: Buffer;
+  /** Scratch IV, rewritten per frame. */
+  readonly iv: Buffer;
+  /** Plaintext bytes per regular frame. */
+  readonly frameLength: number;
+}
+
+/** The `node:crypto` functions the batch functions use, passed in so a worker can give its own. */
+export type FrameCrypto = Pick<typeof import('node:crypto'), 'createCipheriv' | 'createDecipheriv'>;
+
+/**
+ * Seals `count` regular frames in place. `buf` holds them at a stride of `4 + ivLength + frameLength + 16`
+ * bytes, each with its plaintext already at offset `4 + ivLength` of its slot; this writes the sequence
+ * number, the IV, the ciphertext over the plaintext, and the tag. Frame `i` gets sequence number
+ * `firstSeq + i`.
+ *
+ * Self-contained on purpose (only its parameters and the global `Buffer`): worker threads run it from its
+ * source text, so the main thread and the workers share one implementation.
+ */
+export function sealFrames(
+  c: FrameCrypto,
+  k: FrameBatchState,
+  buf: Buffer,
+  firstSeq: number,
+  count: number,
+): void {
+  const fl = k.frameLength;
+  const iv = k.iv;
+  const ivl = iv.length;
+  const stride = 4 + ivl + fl + 16;
+  const aad = k.aad;
+  const ao = aad.length - 12;
+  // Content length is a uint64 and the same for every regular frame.
+  aad.writeUInt32BE(Math.floor(fl / 0x100000000), ao + 4);
+  aad.writeUInt32BE(fl >>> 0, ao + 8);
+  for (let i = 0; i < count; i++) {
+    const seq = firstSeq + i;
+    const o = i * stride;
+    const p = o + 4 + ivl;
+    iv.writeUInt32BE(seq, ivl - 4);
+    aad.writeUInt32BE(seq, ao);
+    buf.writeUInt32BE(seq, o);
+    iv.copy(buf, o + 4);
+    const ci = c.createCipheriv(k.cipher, k.key, iv);
+    ci.setAAD(aad);
+    ci.update(buf.subarray(p, p + fl)).copy(buf, p);
+    ci.final();
+    ci.getAuthTag().copy(buf, p + fl);
+  }
+}
+
+/**
+ * Opens `count` regular frames laid out as {@link sealFrames} writes them, checking each tag, and writes
+ * frame `i`'s plaintext at `i * frameLength` (below its own slot, so nothing unread is overwritten).
+ * Stops at the first frame whose tag does not verify and returns its index (its plaintext is zeroed and
+ * not written); returns `count` when every frame verified. Sequence numbers are the caller's to check:
+ * frame `i` is authenticated as number `firstSeq + i`. Self-contained, like {@link sealFrames}.
+ */
+export function openFrames(
+  c: FrameCrypto,
+  k: FrameBatchState,
+  buf: Buffer,
+  firstSeq: number,
+  count: number,
+): number {
+  const fl = k.frameLength;
+  const ivl = k.iv.length;
+  const stride = 4 + ivl + fl + 16;
+  const aad = k.aad;
+  const ao = aad.length - 12;
+  aad.writeUInt32BE(Math.floor(fl / 0x100000000), ao + 4);
+  aad.writeUInt32BE(fl >>> 0, ao + 8);
+  for (let i = 0; i < count; i++) {
+    const o = i * stride;
+    const ct = o + 4 + ivl;
+    const tag = ct + fl;
+    aad.writeUInt32BE(firstSeq + i, ao);
+    const d = c.createDecipheriv(k.cipher, k.key, buf.subarray(o + 4, ct), { authTagLength: 16 });
+    d.setAAD(aad);
+    d.setAuthTag(buf.subarray(tag, tag + 16));
+    const pt = d.update(buf.subarray(ct, tag));
+    try {
+      d.final();
+    } catch {
+      pt.fill(0);
+      return i;
+    }
+    pt.copy(buf, i * fl);
+  }
+  return count;
+}
 
 /** Computes the header authentication tag (AES-GCM over an empty plaintext). */
 export function headerTag(

@@ -12,9 +12,12 @@ import {
   type ResolvedDecrypt,
 } from '../internal/DecryptSession.js';
 import { wrapUnexpected } from '../decrypt.js';
+import { frameCipherOf } from '../internal/FrameCipher.js';
+import { resolveParallel, type ParallelStreamOptions } from '../internal/parallelFrames.js';
+import { FramedBodyReader } from './streamFramedBody.js';
 
 /** Options of {@link decryptStream}. */
-export interface DecryptStreamOptions extends DecryptOptionsBase {
+export interface DecryptStreamOptions extends DecryptOptionsBase, ParallelStreamOptions {
   /** Aborts the stream (it is destroyed with an `AbortError`). */
   readonly signal?: AbortSignal;
 }
@@ -44,6 +47,8 @@ function nextFrameLength(b: Buffer, frameLength: number): number | undefined {
  */
 export class DecryptTransform extends Transform {
   readonly #o: ResolvedDecrypt;
+  readonly #parallel: { threads: number; after: number };
+  #reader: FramedBodyReader | undefined;
   #buf: Buffer = EMPTY;
   #s: DecryptSession | undefined;
   #verifier: Verify | undefined;
@@ -55,9 +60,14 @@ export class DecryptTransform extends Transform {
   constructor(options: DecryptStreamOptions) {
     super(options.signal ? { signal: options.signal } : {});
     this.#o = resolveDecrypt(options);
+    this.#parallel = resolveParallel(options);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    if (this.#reader) {
+      this.#reader.write(chunk, (e) => callback(e ? (wrapUnexpected(e) as Error) : null));
+      return;
+    }
     if (this.#state !== 'header') {
       try {
         this.#append(chunk);
@@ -93,6 +103,29 @@ export class DecryptTransform extends Transform {
           messageHeader: s.header,
         };
         this.emit('header', this.header);
+        const cipher = frameCipherOf(s.header.messageId);
+        const fl = s.header.frameLength;
+        if (s.header.contentType === 2 && cipher && FramedBodyReader.suits(fl)) {
+          const verifier = this.#verifier;
+          this.#reader = new FramedBodyReader({
+            cipher,
+            frameLength: fl,
+            verifier,
+            verify: verifier
+              ? (signature) =>
+                  s.verificationKey !== undefined &&
+                  verifier.verify({ key: s.verificationKey, dsaEncoding: 'der' }, signature)
+              : undefined,
+            threads: this.#parallel.threads,
+            parallelAfterBytes: this.#parallel.after,
+            push: (b) => this.push(b),
+            fail: (e) => this.destroy(wrapUnexpected(e) as Error),
+          });
+          const rest = this.#buf;
+          this.#buf = EMPTY;
+          this.#reader.write(rest, (e) => callback(e ? (wrapUnexpected(e) as Error) : null));
+          return;
+        }
         this.#drain(callback);
       },
       (e: unknown) => callback(wrapUnexpected(e) as Error),
@@ -189,6 +222,15 @@ export class DecryptTransform extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
+    if (this.#reader) {
+      this.#reader.end((e) => {
+        if (e) return callback(wrapUnexpected(e) as Error);
+        this.#state = 'done';
+        this.#s?.destroy();
+        callback();
+      });
+      return;
+    }
     if (this.#state !== 'done') {
       return callback(formatError(`message is truncated in the ${this.#state}`));
     }
@@ -197,6 +239,7 @@ export class DecryptTransform extends Transform {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#reader?.destroy();
     this.#s?.destroy();
     this.#held?.fill(0);
     this.#held = undefined;

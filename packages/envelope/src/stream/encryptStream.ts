@@ -1,7 +1,15 @@
-import { createSign, type Sign } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSign, type Sign } from 'node:crypto';
 import { Duplex, Transform, type TransformCallback } from 'node:stream';
 import { SteadyKmsError } from '@steadykms/core';
-import { MAX_FRAMES, writeFinalFrameHeader, writeFrameHeader } from '../format/body.js';
+import { MAX_FRAMES, writeFinalFrameHeader } from '../format/body.js';
+import { sealFrames, type FrameBatchState, type FrameCrypto } from '../internal/FrameCipher.js';
+import {
+  FrameWorkers,
+  OrderedBatches,
+  framesPerBatch,
+  resolveParallel,
+  type ParallelStreamOptions,
+} from '../internal/parallelFrames.js';
 import {
   startEncrypt,
   type EncryptOptionsBase,
@@ -10,7 +18,7 @@ import {
 import { formatError } from '../errors.js';
 
 /** Options of {@link encryptStream}. */
-export interface EncryptStreamOptions extends EncryptOptionsBase {
+export interface EncryptStreamOptions extends EncryptOptionsBase, ParallelStreamOptions {
   /**
    * Plaintext length in bytes, when known up front. Optional; the caching materials manager uses it to
    * count bytes against its limit before the data key is handed out.
@@ -20,66 +28,46 @@ export interface EncryptStreamOptions extends EncryptOptionsBase {
   readonly signal?: AbortSignal;
 }
 
-/**
- * Plaintext bytes not yet framed, kept as the chunks they arrived in (no concatenation): a frame inside
- * one chunk is a zero-copy slice, only frames that straddle chunks are copied.
- */
-class ChunkQueue {
-  #chunks: Buffer[] = [];
-  #head = 0;
-  length = 0;
-
-  push(b: Buffer): void {
-    if (b.length === 0) return;
-    this.#chunks.push(b);
-    this.length += b.length;
-  }
-
-  take(n: number): Buffer {
-    this.length -= n;
-    const first = this.#chunks[0];
-    if (first && first.length - this.#head >= n) {
-      const out = first.subarray(this.#head, this.#head + n);
-      this.#head += n;
-      if (this.#head === first.length) {
-        this.#chunks.shift();
-        this.#head = 0;
-      }
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let o = 0;
-    while (o < n) {
-      const c = this.#chunks[0] as Buffer;
-      const k = Math.min(n - o, c.length - this.#head);
-      c.copy(out, o, this.#head, this.#head + k);
-      o += k;
-      this.#head += k;
-      if (this.#head === c.length) {
-        this.#chunks.shift();
-        this.#head = 0;
-      }
-    }
-    return out;
-  }
-}
+/** Most batches in flight per worker thread: enough to keep every worker busy, and memory bounded. */
+const IN_FLIGHT_PER_THREAD = 2;
 
 class EncryptTransform extends Transform {
   readonly #options: EncryptStreamOptions;
+  readonly #threads: number;
+  readonly #after: number;
   #s: EncryptSession | undefined;
   #signer: Sign | undefined;
-  readonly #queue = new ChunkQueue();
-  #seq = 1;
+  #state: FrameBatchState | undefined;
+  /** Frames of the current batch at a stride of `4 + 12 + frameLength + 16`; plaintext copied in place. */
+  #batch: Buffer | undefined;
+  #cap = 0;
+  /** Complete frames in the batch, bytes of the frame after them, and frames already sealed and pushed. */
+  #frames = 0;
+  #fill = 0;
+  #sealed = 0;
+  /** Sequence number of the batch's first frame. */
+  #batchSeq = 1;
+  #parallel = false;
+  #seen = 0;
+  #workers: FrameWorkers | undefined;
+  readonly #line = new OrderedBatches<undefined>(
+    (r) => this.#emit(r.buf),
+    (e) => this.destroy(e),
+  );
 
   constructor(options: EncryptStreamOptions) {
     super(options.signal ? { signal: options.signal } : {});
     this.#options = options;
+    const p = resolveParallel(options);
+    this.#threads = p.threads;
+    this.#after = p.after;
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
     startEncrypt(this.#options, this.#options.plaintextLength, () => 0).then(
       (s) => {
         this.#s = s;
+        this.#state = s.frames.batchState(s.frameLength);
         if (s.suite.signature) this.#signer = createSign(s.suite.signature.hash);
         this.#emit(s.buffer.subarray(0, s.headerLength));
         callback();
@@ -95,42 +83,128 @@ class EncryptTransform extends Transform {
     this.push(b);
   }
 
+  get #stride(): number {
+    return 4 + 12 + (this.#s as EncryptSession).frameLength + 16;
+  }
+
+  /**
+   * Starts a batch. Serial batches start small and double (a short stream never allocates a megabyte);
+   * once the stream is past `parallelAfterBytes` and threads are allowed, batches are full size and
+   * go to the workers.
+   */
+  #newBatch(): void {
+    const s = this.#s as EncryptSession;
+    const full = framesPerBatch(s.frameLength);
+    this.#parallel = this.#threads > 0 && this.#seen >= this.#after;
+    if (this.#parallel) {
+      this.#workers ??= new FrameWorkers(this.#threads, s.frames.batchState(s.frameLength, true));
+      this.#cap = full;
+    } else {
+      this.#cap = Math.min(full, Math.max(16, this.#cap * 2));
+    }
+    this.#batchSeq += this.#frames;
+    this.#batch = Buffer.allocUnsafeSlow(this.#cap * this.#stride);
+    this.#frames = 0;
+    this.#fill = 0;
+    this.#sealed = 0;
+  }
+
+  /** Seals frames `[sealed, upto)` of the batch on this thread and pushes them. */
+  #sealHere(upto: number): void {
+    if (upto <= this.#sealed) return;
+    const stride = this.#stride;
+    const first = this.#batchSeq + this.#sealed;
+    if (first + (upto - this.#sealed) > MAX_FRAMES)
+      throw formatError('plaintext needs more than 2^32 - 2 frames');
+    const region = (this.#batch as Buffer).subarray(this.#sealed * stride, upto * stride);
+    sealFrames(cryptoFns, this.#state as FrameBatchState, region, first, upto - this.#sealed);
+    this.#sealed = upto;
+    this.#emit(region);
+  }
+
+  /**
+   * The batch is full and more plaintext follows, so every frame in it is a regular frame. In parallel
+   * mode it goes to a worker, or, when every worker already has its share queued, this thread seals it
+   * (the calling thread is one of the cores too); either way it is released in order.
+   */
+  #closeBatch(): void {
+    if (!this.#parallel) return this.#sealHere(this.#frames);
+    const first = this.#batchSeq;
+    const count = this.#frames;
+    if (first + count > MAX_FRAMES) throw formatError('plaintext needs more than 2^32 - 2 frames');
+    const batch = this.#batch as Buffer;
+    this.#batch = undefined;
+    const w = this.#workers as FrameWorkers;
+    if (w.inFlight < this.#threads * IN_FLIGHT_PER_THREAD) {
+      this.#line.add(w.run('seal', batch, first, count), undefined);
+    } else {
+      sealFrames(cryptoFns, this.#state as FrameBatchState, batch, first, count);
+      this.#line.add(Promise.resolve({ buf: batch, good: count }), undefined);
+    }
+  }
+
   override _transform(
     chunk: Buffer | string,
     _enc: BufferEncoding,
     callback: TransformCallback,
   ): void {
-    const s = this.#s as EncryptSession;
-    this.#queue.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
-    const fl = s.frameLength;
-    // Keep at least one byte back: the last frame must be written as the final frame.
-    const k = Math.floor((this.#queue.length - 1) / fl);
-    if (k <= 0) return callback();
-    if (this.#seq + k > MAX_FRAMES)
-      return callback(formatError('plaintext needs more than 2^32 - 2 frames'));
-    const frameSize = 4 + 12 + fl + 16;
-    const out = Buffer.allocUnsafe(k * frameSize);
-    let o = 0;
+    const b = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    this.#seen += b.length;
+    this.#feed(b, 0, callback);
+  }
+
+  /** Copies plaintext into frame slots from `p` on, handing off each batch that fills. */
+  #feed(chunk: Buffer, p: number, callback: TransformCallback): void {
     try {
-      for (let i = 0; i < k; i++) {
-        const seq = this.#seq++;
-        o = writeFrameHeader(out, o, seq, s.frames.iv(seq));
-        o = s.frames.encryptInto(0, seq, this.#queue.take(fl), out, o);
+      const fl = (this.#s as EncryptSession).frameLength;
+      const stride = this.#stride;
+      while (p < chunk.length) {
+        if (this.#batch === undefined) this.#newBatch();
+        else if (this.#frames === this.#cap) {
+          this.#closeBatch();
+          this.#newBatch();
+          const limit = this.#threads * IN_FLIGHT_PER_THREAD + 1;
+          if (this.#line.size > 0 && this.#line.size >= limit) {
+            const at = p;
+            this.#line.whenBelow(limit, () => this.#feed(chunk, at, callback));
+            return;
+          }
+        }
+        const n = Math.min(fl - this.#fill, chunk.length - p);
+        chunk.copy(this.#batch as Buffer, this.#frames * stride + 16 + this.#fill, p, p + n);
+        p += n;
+        this.#fill += n;
+        if (this.#fill === fl) {
+          this.#frames++;
+          this.#fill = 0;
+        }
       }
+      // Serial: seal what is known to be regular now (a complete frame with more bytes after it), so output
+      // follows input chunk by chunk. The last complete frame waits: it may turn out to be the final one.
+      if (!this.#parallel && this.#batch)
+        this.#sealHere(this.#fill > 0 ? this.#frames : this.#frames - 1);
+      callback();
     } catch (e) {
-      return callback(e as Error);
+      callback(e as Error);
     }
-    this.#emit(out);
-    callback();
   }
 
   override _flush(callback: TransformCallback): void {
+    this.#line.whenBelow(1, () => this.#finish(callback));
+  }
+
+  #finish(callback: TransformCallback): void {
     const s = this.#s as EncryptSession;
     try {
-      const n = this.#queue.length;
-      const pt = n > 0 ? this.#queue.take(n) : Buffer.alloc(0);
+      const stride = this.#stride;
+      const batch = this.#batch;
+      // The final frame: the partial frame if any, else the last complete frame (a full final frame).
+      const last = this.#fill > 0 ? this.#frames : Math.max(0, this.#frames - 1);
+      const n = this.#fill > 0 ? this.#fill : this.#frames > 0 ? s.frameLength : 0;
+      this.#sealHere(last);
+      const pt = batch ? batch.subarray(last * stride + 16, last * stride + 16 + n) : EMPTY;
+      const seq = this.#batchSeq + last;
       const out = Buffer.allocUnsafe(4 + 4 + 12 + 4 + n + 16);
-      const seq = this.#seq;
       const o = writeFinalFrameHeader(out, 0, seq, s.frames.iv(seq), n);
       s.frames.encryptInto(1, seq, pt, out, o);
       this.#emit(out);
@@ -141,22 +215,33 @@ class EncryptTransform extends Transform {
         sig.copy(footer, 2);
         this.push(footer);
       }
-      s.frames.destroy();
+      this.#release();
       callback();
     } catch (e) {
       callback(SteadyKmsError.is(e) ? e : (e as Error));
     }
   }
 
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+  /** Zeroes the content key here and in the workers, and ends the workers. */
+  #release(): void {
+    this.#line.abandon();
+    this.#workers?.close();
     this.#s?.frames.destroy();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#release();
     callback(error);
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+const cryptoFns: FrameCrypto = { createCipheriv, createDecipheriv };
+
 /**
- * A `node:stream` Transform: plaintext in, one AWS Encryption SDK message out. Memory stays at about one
- * input chunk plus one frame whatever the size; the header is written as soon as the data key is ready.
+ * A `node:stream` Transform: plaintext in, one AWS Encryption SDK message out. Memory stays bounded whatever
+ * the size (one input chunk plus a batch of frames serially; a few batches of about 1 MiB in flight with
+ * worker threads); the header is written as soon as the data key is ready.
  */
 export function encryptStream(options: EncryptStreamOptions): Transform {
   return new EncryptTransform(options);
