@@ -31,7 +31,6 @@ export class FrameCipher {
     this.#finalAad = mk(BodyAadContent.FINAL_FRAME);
     this.#singleAad = mk(BodyAadContent.SINGLE_BLOCK);
     this.#iv = Buffer.alloc(suite.ivLength);
-    byMessageId.set(messageId, this);
   }
 
   /**
@@ -107,19 +106,6 @@ export class FrameCipher {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/**
- * The frame cipher of a message, by the message ID buffer it was made with: how the stream decrypt reaches
- * the cipher a `DecryptSession` keeps private (a getter on the session would be cleaner; until then this
- * lookup, which returns `undefined` if the session ever passes a copy, and the stream then decrypts frames
- * through the session as before).
- */
-const byMessageId = new WeakMap<Buffer, FrameCipher>();
-
-/** @internal */
-export function frameCipherOf(messageId: Buffer): FrameCipher | undefined {
-  return byMessageId.get(messageId);
-}
 
 /** What {@link sealFrames} and {@link openFrames} need: plain data, so it can be posted to a worker. */
 export interface FrameBatchState {

@@ -12,7 +12,6 @@ import {
   type ResolvedDecrypt,
 } from '../internal/DecryptSession.js';
 import { wrapUnexpected } from '../decrypt.js';
-import { frameCipherOf } from '../internal/FrameCipher.js';
 import { resolveParallel, type ParallelStreamOptions } from '../internal/parallelFrames.js';
 import { FramedBodyReader } from './streamFramedBody.js';
 
@@ -103,12 +102,11 @@ export class DecryptTransform extends Transform {
           messageHeader: s.header,
         };
         this.emit('header', this.header);
-        const cipher = frameCipherOf(s.header.messageId);
         const fl = s.header.frameLength;
-        if (s.header.contentType === 2 && cipher && FramedBodyReader.suits(fl)) {
+        if (s.header.contentType === 2 && FramedBodyReader.suits(fl)) {
           const verifier = this.#verifier;
           this.#reader = new FramedBodyReader({
-            cipher,
+            cipher: s.frames,
             frameLength: fl,
             verifier,
             verify: verifier
