@@ -13,6 +13,7 @@ import { decryptAllowed, type CommitmentPolicy } from '../suites.js';
 import { decryptionError, formatError } from '../errors.js';
 import { deriveKeys, verifyCommitment } from './kdf.js';
 import { FrameCipher, verifyHeaderTag } from './FrameCipher.js';
+import { BodyCipher } from './BodyCipher.js';
 import { resolveManager, resolveMaxEdks, resolvePolicy } from './options.js';
 
 /** Options shared by every decrypt API. */
@@ -68,25 +69,31 @@ export class DecryptSession {
   readonly header: MessageHeader;
   readonly encryptionContext: EncryptionContext;
   readonly verificationKey: KeyObject | undefined;
-  readonly #frames: FrameCipher;
+  readonly #key: Buffer;
+  readonly #body: BodyCipher;
+  #frames: FrameCipher | undefined;
   #next = 1;
   #done = false;
 
   private constructor(
     header: MessageHeader,
     context: EncryptionContext,
-    frames: FrameCipher,
+    key: Buffer,
     vk: KeyObject | undefined,
   ) {
     this.header = header;
     this.encryptionContext = context;
-    this.#frames = frames;
+    this.#key = key;
+    this.#body = new BodyCipher(header.suite, key, header.messageId);
     this.verificationKey = vk;
   }
 
   /** Gets materials, checks the commitment and the header tag. */
   static async start(parsed: ParsedHeader, o: ResolvedDecrypt): Promise<DecryptSession> {
-    return DecryptSession.fromMaterials(parsed, await DecryptSession.materials(parsed, o));
+    const s = DecryptSession.fromMaterials(parsed, await DecryptSession.materials(parsed, o));
+    // Streams find the FrameCipher by message ID (frameCipherOf), so it must exist from the start.
+    s.#frames ??= new FrameCipher(s.header.suite, s.#key, s.header.messageId);
+    return s;
   }
 
   /** Checks the policy and required keys, then asks the materials manager (the part that calls keyrings). */
@@ -169,12 +176,7 @@ export class DecryptSession {
       //= aws-encryption-sdk-specification/client-apis/decrypt.md#verify-the-header
       //# The AAD MUST be the concatenation of the serialized message header body and the serialization of encryption context to only authenticate.
       verifyHeaderTag(suite, key, parsed.headerIv, parsed.headerBody, authOnly, parsed.headerTag);
-      return new DecryptSession(
-        header,
-        m.encryptionContext,
-        new FrameCipher(suite, key, header.messageId),
-        m.verificationKey,
-      );
+      return new DecryptSession(header, m.encryptionContext, key, m.verificationKey);
     } catch (e) {
       key?.fill(0);
       throw e;
@@ -183,9 +185,13 @@ export class DecryptSession {
     }
   }
 
-  /** The message's frame cipher (for callers that decrypt frames in batches). @internal */
+  /**
+   * The message's `FrameCipher` (for the stream's frame batches), made on first use: it registers itself
+   * by message ID, a cost the whole-message `decrypt` does not pay (it decrypts through a `BodyCipher`).
+   * @internal
+   */
   get frames(): FrameCipher {
-    return this.#frames;
+    return (this.#frames ??= new FrameCipher(this.header.suite, this.#key, this.header.messageId));
   }
 
   /** True once the final frame (or the non-framed body) has been decrypted. */
@@ -201,7 +207,7 @@ export class DecryptSession {
     //# Otherwise, this value MUST be 1 greater than the value of the sequence number of the previous frame.
     if (f.sequenceNumber !== this.#next)
       throw formatError(`body: frame sequence number ${f.sequenceNumber}, expected ${this.#next}`);
-    const out = this.#frames.decrypt(
+    const out = this.#body.decrypt(
       nonFramed ? 2 : f.final ? 1 : 0,
       f.sequenceNumber,
       f.iv,
@@ -215,7 +221,8 @@ export class DecryptSession {
 
   /** Zeroes the content key. */
   destroy(): void {
-    this.#frames.destroy();
+    // One content key, shared by both ciphers.
+    this.#body.destroy();
   }
 }
 

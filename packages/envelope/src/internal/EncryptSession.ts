@@ -19,6 +19,7 @@ import type {
 } from '../materials/DefaultMaterialsManager.js';
 import { deriveKeys } from './kdf.js';
 import { FrameCipher, headerTag } from './FrameCipher.js';
+import { BodyCipher } from './BodyCipher.js';
 import { checkEncryptContext, resolveManager, resolveMaxEdks, resolvePolicy } from './options.js';
 
 /** Options shared by every encrypt API. */
@@ -53,7 +54,10 @@ export interface EncryptSession {
   readonly buffer: Buffer;
   /** Bytes of `buffer` holding the header (body plus authentication). */
   readonly headerLength: number;
+  /** The stream's frame cipher, made on first use (it registers itself by message ID). */
   readonly frames: FrameCipher;
+  /** The whole-message frame cipher (no registration); shares the content key with `frames`. */
+  readonly body: BodyCipher;
   readonly signingKey: KeyObject | undefined;
   readonly encryptionContext: EncryptionContext;
 }
@@ -202,18 +206,41 @@ export function startEncryptWith(
     const tag = headerTag(suite, keys.key, ZERO_IV, buf.subarray(0, length), authOnly);
     tag.copy(buf, length);
     keys.commitKey?.fill(0);
-    return {
+    return new Session(
       suite,
       frameLength,
       messageId,
-      buffer: buf,
-      headerLength: length + suite.tagLength,
-      frames: new FrameCipher(suite, keys.key, messageId),
-      signingKey: m.signingKey,
-      encryptionContext: m.encryptionContext,
-    };
+      buf,
+      length + suite.tagLength,
+      keys.key,
+      m.signingKey,
+      m.encryptionContext,
+    );
   } finally {
     dataKey.fill(0);
+  }
+}
+
+/** An {@link EncryptSession}; a class so the lazy `frames` costs no closures per message. */
+class Session implements EncryptSession {
+  readonly body: BodyCipher;
+  #frames: FrameCipher | undefined;
+
+  constructor(
+    readonly suite: AlgorithmSuite,
+    readonly frameLength: number,
+    readonly messageId: Buffer,
+    readonly buffer: Buffer,
+    readonly headerLength: number,
+    private readonly key: Buffer,
+    readonly signingKey: KeyObject | undefined,
+    readonly encryptionContext: EncryptionContext,
+  ) {
+    this.body = new BodyCipher(suite, key, messageId);
+  }
+
+  get frames(): FrameCipher {
+    return (this.#frames ??= new FrameCipher(this.suite, this.key, this.messageId));
   }
 }
 
