@@ -1,4 +1,10 @@
-import { KeyObject, generateKeyPairSync, webcrypto } from 'node:crypto';
+import {
+  KeyObject,
+  generateKeyPairSync,
+  webcrypto,
+  type ECKeyPairKeyObjectOptions,
+  type JsonWebKey,
+} from 'node:crypto';
 import type { AlgorithmSuite } from '../suites.js';
 import { decryptionError } from '../errors.js';
 
@@ -9,8 +15,18 @@ export function generateSigningKey(suite: AlgorithmSuite): {
 } {
   const sig = suite.signature;
   if (!sig) throw new Error('suite does not sign');
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: sig.curve });
-  const jwk = publicKey.export({ format: 'jwk' });
+  // The public key comes back already encoded as a JWK, exported inside the key generation while its job
+  // is alive. Exporting it afterwards (publicKey.export) can deadlock the thread on Node 20.20: the export
+  // holds the key's mutex while it allocates, and if that allocation runs a GC which finalises the
+  // generation job, the job's destructor waits on the same mutex (seen in a benchmark: main thread stuck in
+  // ~KeyGenJob under ExportJWKEcKey). It also skips building a public KeyObject that is never used.
+  const { privateKey, publicKey: jwk } = generateKeyPairSync('ec', {
+    namedCurve: sig.curve,
+    publicKeyEncoding: { type: 'spki', format: 'jwk' },
+  } as unknown as ECKeyPairKeyObjectOptions) as unknown as {
+    privateKey: KeyObject;
+    publicKey: JsonWebKey;
+  };
   // Compression is only a prefix byte chosen by the parity of y: no field arithmetic is involved.
   const x = Buffer.from(jwk.x as string, 'base64url');
   const y = Buffer.from(jwk.y as string, 'base64url');
