@@ -2,11 +2,12 @@ import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } fro
 import { randomBytesPooled } from '../internal/random.js';
 import { needs } from '@steadykms/core';
 import type { EncryptedDataKey } from '../format/header.js';
+import { decryptionError } from '../errors.js';
 import type { DecryptionMaterials, EncryptionMaterials, SyncKeyring } from './types.js';
 
 /** Options of {@link RawAesKeyring}. */
 export interface RawAesKeyringOptions {
-  /** Key namespace, written as the EDK's key provider ID. Must not be `aws-kms`. */
+  /** Key namespace, written as the EDK's key provider ID. Must not be or start with `aws-kms`. */
   readonly keyNamespace: string;
   /** Key name, written at the start of the EDK's key provider information. */
   readonly keyName: string;
@@ -38,9 +39,13 @@ export class RawAesKeyring implements SyncKeyring {
       'RawAesKeyring: keyNamespace is required',
     );
     needs(typeof keyName === 'string' && keyName.length > 0, 'RawAesKeyring: keyName is required');
-    //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#initialization
-    //# The key namespace MUST NOT be "aws-kms".
-    needs(keyNamespace !== 'aws-kms', 'RawAesKeyring: keyNamespace must not be "aws-kms"');
+    //= aws-encryption-sdk-specification/framework/keyring-interface.md#key-provider-id
+    //# This value MUST NOT be or start with "aws-kms"
+    //# unless this encrypted data key was produced by one of the AWS KMS Keyrings.
+    needs(
+      !keyNamespace.startsWith('aws-kms'),
+      'RawAesKeyring: keyNamespace must not be or start with "aws-kms"',
+    );
     needs(
       wrappingKey instanceof Uint8Array && [16, 24, 32].includes(wrappingKey.length),
       'RawAesKeyring: wrappingKey must be 16, 24 or 32 bytes',
@@ -51,7 +56,16 @@ export class RawAesKeyring implements SyncKeyring {
     this.#cipher = `aes-${wrappingKey.length * 8}-gcm` as 'aes-256-gcm';
     this.#nameBytes = Buffer.from(keyName, 'utf8');
     //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#onencrypt
-    //# The keyring MUST serialize the key provider info as the key name, the tag length in bits (uint32), the IV length in bytes (uint32) and the IV.
+    //# Based on the ciphertext output of the AES-GCM decryption,
+    //# the keyring MUST construct an encrypted data key with the following specifics:
+    //# - The key provider ID is this keyring's key namespace.
+    //# - The key provider information is serialized as the
+    //# raw AES keyring key provider information.
+    //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#authentication-tag-length
+    //# This value MUST match the authentication tag length of the keyring's configured wrapping
+    //# algorithm.
+    //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#iv-length
+    //# This value MUST match the IV length of the keyring's configured wrapping algorithm.
     this.#infoPrefix = Buffer.allocUnsafe(this.#nameBytes.length + 8);
     this.#nameBytes.copy(this.#infoPrefix, 0);
     this.#infoPrefix.writeUInt32BE(TAG_BITS, this.#nameBytes.length);
@@ -81,7 +95,8 @@ export class RawAesKeyring implements SyncKeyring {
   onEncryptSync(materials: EncryptionMaterials): EncryptionMaterials {
     if (materials.plaintextDataKey === undefined) {
       //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#onencrypt
-      //# If the encryption materials do not contain a plaintext data key, OnEncrypt MUST generate a random plaintext data key and set it on the encryption materials.
+      //# If the encryption materials do not contain a plaintext data key,
+      //# OnEncrypt MUST generate a random plaintext data key and set it on the encryption materials.
       materials.plaintextDataKey = randomBytesPooled(materials.suite.keyLength);
     }
     // One allocation for the provider info (key name, tag and IV lengths, IV) and the EDK (wrapped key
@@ -112,12 +127,23 @@ export class RawAesKeyring implements SyncKeyring {
     materials: DecryptionMaterials,
     edks: readonly EncryptedDataKey[],
   ): DecryptionMaterials {
-    if (materials.plaintextDataKey !== undefined) return materials;
+    //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#ondecrypt
+    //# If the decryption materials already contain a plaintext data key,
+    //# the keyring MUST fail
+    //# and MUST NOT modify the decryption materials.
+    needs(
+      materials.plaintextDataKey === undefined,
+      'RawAesKeyring: the decryption materials already hold a data key',
+      decryptionError,
+    );
     const keyLength = materials.suite.keyLength;
+    //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#ondecrypt
+    //# The keyring MUST perform the following actions on each encrypted data key
+    //# in the input encrypted data key list, serially, until it successfully decrypts one.
     for (const edk of edks) {
       if (!this.#mine(edk)) continue;
       //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#ondecrypt
-      //# If decrypting an encrypted data key fails, OnDecrypt MUST attempt to decrypt the next encrypted data key.
+      //# The ciphertext and key provider information MUST be successfully deserialized.
       if (edk.encryptedDataKey.length !== keyLength + TAG_LENGTH) continue;
       try {
         const iv = edk.providerInfo.subarray(this.#infoPrefix.length);
@@ -132,18 +158,36 @@ export class RawAesKeyring implements SyncKeyring {
           head.fill(0);
           throw e;
         }
+        //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#ondecrypt
+        //# If a decryption succeeds, this keyring MUST
+        //# add the resulting plaintext data key to the decryption materials and return the modified
+        //# materials.
         materials.plaintextDataKey = head;
-        break;
+        return materials;
       } catch {
         // Wrong key or wrong context: try the next EDK.
       }
     }
-    return materials;
+    //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#ondecrypt
+    //# If no decryption succeeds,
+    //# the keyring MUST fail
+    //# and MUST NOT modify the decryption materials.
+    throw decryptionError(
+      "RawAesKeyring: no encrypted data key of this keyring's namespace and name could be decrypted",
+    );
   }
 
   #mine(edk: EncryptedDataKey): boolean {
+    // The prefix comparison checks the key name, the tag length and the IV length at once.
     //= aws-encryption-sdk-specification/framework/raw-aes-keyring.md#ondecrypt
-    //# The key provider ID of the encrypted data key MUST have a value equal to this keyring's key namespace, and the key name obtained from the key provider info MUST have a value equal to this keyring's key name.
+    //# The key name obtained from the encrypted data key's key provider information MUST have a value
+    //# equal to this keyring's key name.
+    //# The key provider ID of the encrypted data key MUST have a value equal to this keyring's key
+    //# namespace.
+    //# The IV length obtained from the encrypted data key's key provider information MUST have a value
+    //# equal to the length specified by this keyring's wrapping algorithm.
+    //# The authentication tag length obtained from the key provider information MUST have a value equal
+    //# to the length specified by this keyring's wrapping algorithm.
     if (edk.providerId !== this.keyNamespace) return false;
     const info = edk.providerInfo;
     if (info.length !== this.#infoPrefix.length + IV_LENGTH) return false;

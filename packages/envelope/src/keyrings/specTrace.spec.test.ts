@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SOURCES = [
+  'RawAesKeyring.ts',
   'RawRsaKeyring.ts',
   'KmsKeyring.ts',
   'KmsDiscoveryKeyring.ts',

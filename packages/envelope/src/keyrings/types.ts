@@ -25,8 +25,11 @@ export interface DecryptionMaterials {
 }
 
 /**
- * A keyring wraps and unwraps data keys. Implementations must not throw when an EDK is not theirs; they
- * leave the materials unchanged so the next keyring (or EDK) can be tried.
+ * A keyring wraps and unwraps data keys. As the ESDK specification requires, `onDecrypt` fails (rejects,
+ * with a `DecryptionError` naming why) when the materials already hold a data key or when it could not
+ * decrypt any of the EDKs, and then leaves the materials unchanged; EDKs that are not its own are skipped,
+ * not errors. `MultiKeyring` collects a child's failure and tries the next child; the materials manager
+ * turns a final failure into the `DecryptionError` that `decrypt` throws, with the keyring's as `cause`.
  */
 export interface Keyring {
   onEncrypt(materials: EncryptionMaterials): Promise<EncryptionMaterials>;

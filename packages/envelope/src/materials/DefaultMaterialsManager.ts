@@ -245,9 +245,16 @@ function finishDecryption(
   const key = materials.plaintextDataKey;
   if (key === undefined) {
     //= aws-encryption-sdk-specification/framework/default-cmm.md#decrypt-materials
-    //# If the keyring does not return a plaintext data key, this operation MUST fail.
+    //# The default CMM MUST obtain the Plaintext Data Key from the On Decrypt response and include it in
+    //# the decrypt materials returned.
+    //= aws-encryption-sdk-specification/framework/cmm-interface.md#decrypt-materials
+    //# The value of the plaintext data key MUST be non-NULL.
+    // The keyring's own failure says which keyring failed and why (its messages never carry key
+    // material or context values), so it is repeated here for callers that only log the message.
     throw new DecryptionError(
-      'no keyring could decrypt any of the encrypted data keys',
+      cause instanceof Error
+        ? `no keyring could decrypt any of the encrypted data keys: ${cause.message}`
+        : 'no keyring could decrypt any of the encrypted data keys',
       cause === undefined ? undefined : { cause },
     );
   }
