@@ -73,6 +73,7 @@ export {
   encryptWebStream,
   type EncryptStreamOptions,
 } from './stream/encryptStream.js';
+export type { ParallelStreamOptions } from './internal/parallelFrames.js';
 export {
   DecryptTransform,
   decryptStream,

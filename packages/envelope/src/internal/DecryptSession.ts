@@ -91,7 +91,7 @@ export class DecryptSession {
   /** Gets materials, checks the commitment and the header tag. */
   static async start(parsed: ParsedHeader, o: ResolvedDecrypt): Promise<DecryptSession> {
     const s = DecryptSession.fromMaterials(parsed, await DecryptSession.materials(parsed, o));
-    // Streams find the FrameCipher by message ID (frameCipherOf), so it must exist from the start.
+    // Streams use the FrameCipher (through `frames`); the buffer APIs use their own BodyCipher.
     s.#frames ??= new FrameCipher(s.header.suite, s.#key, s.header.messageId);
     return s;
   }
