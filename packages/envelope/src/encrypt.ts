@@ -87,6 +87,8 @@ export function encryptPrepared(pt: Buffer, prepared: PreparedEncrypt): EncryptR
     let seq = 1;
     //= aws-encryption-sdk-specification/client-apis/encrypt.md#construct-a-frame
     //# For a regular frame the length of this plaintext MUST equal the frame length.
+    //= aws-encryption-sdk-specification/client-apis/encrypt.md#construct-a-frame
+    //# For a regular frame the length of this plaintext subsequence MUST equal the frame length.
     for (; seq <= regular; seq++) {
       o = writeFrameHeader(out, o, seq, frames.iv(seq));
       o = frames.encryptInto(0, seq, pt.subarray(p, p + frameLength), out, o);
@@ -96,7 +98,11 @@ export function encryptPrepared(pt: Buffer, prepared: PreparedEncrypt): EncryptR
     o = frames.encryptInto(1, seq, pt.subarray(p, p + finalLength), out, o);
     if (s.signingKey && s.suite.signature) {
       //= aws-encryption-sdk-specification/client-apis/encrypt.md#construct-the-signature
-      //# the input to sign is the concatenation of the serialization of the message header and message body
+      //# To calculate a signature, this operation MUST use the signature algorithm specified by the
+      //# algorithm suite, with the following input:
+      //# - the signature key is the signing key in the encryption materials
+      //# - the input to sign is the concatenation of the serialization of the message header and
+      //# message body
       const sig = sign(s.suite.signature.hash, out.subarray(0, o), {
         key: s.signingKey,
         dsaEncoding: 'der',

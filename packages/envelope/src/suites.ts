@@ -88,6 +88,8 @@ function v2(id: AlgorithmSuiteIdValue, signature: AlgorithmSuite['signature']): 
 }
 
 //= aws-encryption-sdk-specification/framework/algorithm-suites.md#supported-algorithm-suites
+//# The value `00 00` is reserved and MUST NOT be used as an Algorithm Suite ID in the future.
+//# Algorithm Suite ID MUST be a unique hex value across all supported algorithm suites.
 const SUITES: ReadonlyMap<number, AlgorithmSuite> = new Map(
   [
     v1(0x0014, 16, undefined, undefined),
@@ -136,7 +138,7 @@ export const DEFAULT_FRAME_LENGTH = 4096;
 
 /** @internal */
 export function decryptAllowed(policy: CommitmentPolicy, suite: AlgorithmSuite): boolean {
-  //= aws-encryption-sdk-specification/client-apis/client.md#commitment-policy
-  //# REQUIRE_ENCRYPT_REQUIRE_DECRYPT: decrypt MUST only support algorithm suites which support key commitment.
+  //= aws-encryption-sdk-specification/framework/commitment-policy.md#esdkrequire_encrypt_require_decrypt
+  //# Decrypt Materials MUST only support algorithm suites that have a Key Commitment value of True
   return policy !== 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT' || suite.committing;
 }

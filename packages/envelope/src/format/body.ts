@@ -2,7 +2,9 @@ import { formatError } from '../errors.js';
 
 /** Body AAD content strings. */
 //= aws-encryption-sdk-specification/data-format/message-body-aad.md#body-aad-content
-//# The value of this field MUST be the UTF-8 encoded bytes of the following string
+//# Non-framed data MUST use the value `AWSKMSEncryptionClient Single Block`.
+//# The regular frames in framed data MUST use the value `AWSKMSEncryptionClient Frame`.
+//# The final frame in framed data MUST use the value `AWSKMSEncryptionClient Final Frame`.
 export const BodyAadContent = {
   FRAME: Buffer.from('AWSKMSEncryptionClient Frame', 'utf8'),
   FINAL_FRAME: Buffer.from('AWSKMSEncryptionClient Final Frame', 'utf8'),
@@ -115,7 +117,8 @@ export function parseNonFramedBody(
   if (offset + fixed > buf.length) return undefined;
   const len = Number(buf.readBigUInt64BE(offset + ivLength));
   //= aws-encryption-sdk-specification/data-format/message-body.md#encrypted-content-length
-  //# The length MUST NOT be greater than 2^36 - 32, or 64 gibibytes (64 GiB), due to restrictions imposed by the implemented algorithms.
+  //# The length MUST NOT be greater than `2^36 - 32`, or 64 gibibytes (64 GiB), due to restrictions
+  //# imposed by the implemented algorithms.
   if (len > MAX_NON_FRAMED) throw formatError('body: non-framed content length too large');
   const length = fixed + len + tagLength;
   if (offset + length > buf.length) return undefined;

@@ -11,8 +11,9 @@ function sortedPairs(context: EncryptionContext): Array<[Buffer, Buffer]> {
   for (const k of Object.keys(context)) {
     pairs.push([Buffer.from(k, 'utf8'), Buffer.from(context[k] as string, 'utf8')]);
   }
-  //= aws-encryption-sdk-specification/framework/structures.md#serialization
-  //# These entries MUST have entries sorted, by key, in ascending order according to the UTF-8 encoded binary value.
+  //= aws-encryption-sdk-specification/framework/structures.md#key-value-pair-entries
+  //# These entries MUST be sorted, by key, in ascending order according to the UTF-8 encoded binary
+  //# value.
   if (pairs.length > 1) pairs.sort((a, b) => Buffer.compare(a[0], b[0]));
   return pairs;
 }
@@ -75,8 +76,8 @@ export function parseEncryptionContextBytes(bytes: Uint8Array): {
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 2) throw formatError('encryption context: truncated pair count');
   const count = buf.readUInt16BE(0);
-  //= aws-encryption-sdk-specification/data-format/message-header.md#key-value-pairs
-  //# When the encryption context is empty, this field MUST NOT be included in the AAD.
+  //= aws-encryption-sdk-specification/framework/structures.md#key-value-pair-count
+  //# The value of this field MUST be greater than 0.
   if (count === 0) throw formatError('encryption context: zero pair count in a non-empty field');
   let canonical = true;
   let prevStart = 0;

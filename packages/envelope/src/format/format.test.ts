@@ -26,9 +26,10 @@ describe('encryption context', () => {
     );
   });
 
-  //= aws-encryption-sdk-specification/framework/structures.md#serialization
-  //# These entries MUST have entries sorted, by key, in ascending order according to the UTF-8 encoded binary value.
-  it('These entries MUST have entries sorted, by key, in ascending order according to the UTF-8 encoded binary value.', () => {
+  //= aws-encryption-sdk-specification/framework/structures.md#key-value-pair-entries
+  //# These entries MUST be sorted, by key, in ascending order according to the UTF-8 encoded binary
+  //# value.
+  it('These entries MUST be sorted, by key, in ascending order according to the UTF-8 encoded binary value.', () => {
     // UTF-16 code-unit order puts U+1F600 (a surrogate pair, 0xD83D...) before U+FF61; UTF-8 byte order does not.
     const a = serializeEncryptionContext({ '\uff61': '1', '\u{1f600}': '2', b: '3' });
     const keys: string[] = [];

@@ -136,7 +136,9 @@ export class DecryptSession {
     }
     for (const k of o.requiredKeys) {
       //= aws-encryption-sdk-specification/framework/required-encryption-context-cmm.md#decrypt-materials
-      //# The encryption context on the decrypt materials request MUST contain all of the required encryption context keys.
+      //# The reproduced encryption context on the decrypt materials request MUST contain a value
+      //# for every key in the configured required encryption context keys or this request MUST
+      //# fail.
       if (o.reproduced === undefined || !Object.prototype.hasOwnProperty.call(o.reproduced, k)) {
         throw decryptionError(
           `required encryption context key ${JSON.stringify(k)} was not supplied`,

@@ -108,8 +108,12 @@ export function resolveEncrypt(
 ): ResolvedEncrypt {
   const manager = resolveManager(options);
   const policy = resolvePolicy(options.commitmentPolicy);
-  //= aws-encryption-sdk-specification/client-apis/client.md#commitment-policy
-  //# FORBID_ENCRYPT_ALLOW_DECRYPT: encrypt MUST only support algorithm suites which do not support key commitment.
+  //= aws-encryption-sdk-specification/framework/commitment-policy.md#esdkforbid_encrypt_allow_decrypt
+  //# Get Encryption Materials MUST only support algorithm suites that have a Key Commitment value
+  //# of False
+  // Deviation: under FORBID_ENCRYPT_ALLOW_DECRYPT this package refuses to encrypt at all instead of
+  // encrypting with a non-committing suite, because we write only committing suites. The policy is
+  // still accepted for decryption, where it allows the legacy non-committing suites.
   if (policy === 'FORBID_ENCRYPT_ALLOW_DECRYPT') {
     throw new InvalidOptionError(
       'commitmentPolicy FORBID_ENCRYPT_ALLOW_DECRYPT: this package only encrypts with key commitment',
@@ -196,6 +200,7 @@ export function startEncryptWith(
         contentType: ContentType.FRAMED,
         frameLength,
         //= aws-encryption-sdk-specification/framework/algorithm-suites.md#supported-algorithm-suite-data
+        //# Algorithm Suite 05 78 MUST store the commit key in the suite data
         //# Algorithm Suite 04 78 MUST store the commit key in the suite data
         suiteData: keys.commitKey as Buffer,
       },

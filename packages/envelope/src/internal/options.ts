@@ -61,8 +61,11 @@ const EMPTY_CONTEXT: EncryptionContext = Object.freeze({});
 export function checkEncryptContext(ctx: EncryptionContext | undefined): EncryptionContext {
   if (ctx === undefined) return EMPTY_CONTEXT;
   for (const k in ctx) {
-    //= aws-encryption-sdk-specification/framework/default-cmm.md#get-encryption-materials
-    //# If the encryption context included in the request contains an entry with the reserved key prefix aws-crypto-, this operation MUST fail.
+    //= aws-encryption-sdk-specification/client-apis/encrypt.md#encryption-context
+    //# The prefix `aws-crypto-` is reserved for internal use by the AWS Encryption SDK; see the the
+    //# Default CMM spec for one such use.
+    //# If the input encryption context contains any entries with a key beginning with this prefix,
+    //# the encryption operation MUST fail.
     if (k.startsWith(RESERVED_CONTEXT_PREFIX)) {
       throw new InvalidOptionError(
         `encryptionContext: keys starting with "${RESERVED_CONTEXT_PREFIX}" are reserved`,

@@ -105,7 +105,11 @@ export class DefaultMaterialsManager implements MaterialsManager {
     if (suite.signature) {
       const pub = stored[PUBLIC_KEY_CONTEXT_KEY];
       //= aws-encryption-sdk-specification/framework/default-cmm.md#decrypt-materials
-      //# If the algorithm suite contains a signing algorithm, the default CMM MUST extract the verification key from the encryption context under the reserved aws-crypto-public-key key.
+      //# If the algorithm suite contains a signing algorithm, the default CMM MUST extract the
+      //# verification key from the encryption context under the reserved `aws-crypto-public-key`
+      //# key.
+      //# If this key is not present in the encryption context, the operation MUST fail without
+      //# returning any decryption materials.
       if (pub === undefined)
         throw decryptionError('signed message without a public key in its encryption context');
       verification = await verificationKey(suite, pub);
@@ -153,7 +157,15 @@ function startEncryption(request: EncryptionMaterialsRequest): {
   let signingKey: KeyObject | undefined;
   if (suite.signature) {
     //= aws-encryption-sdk-specification/framework/default-cmm.md#get-encryption-materials
-    //# If the encryption materials request contains an algorithm suite containing a signing algorithm, the default CMM MUST generate a signing key and add the public key to the encryption context under aws-crypto-public-key.
+    //# If the algorithm suite contains a signing algorithm, the default CMM MUST Generate a signing
+    //# key.
+    //# If the algorithm suite contains a signing algorithm, the default CMM MUST Add the key-value
+    //# pair of key `aws-crypto-public-key`, value `base64-encoded public verification key` to the
+    //# encryption context.
+    // Deviation: the same section says that if the request's encryption context already contains
+    // `aws-crypto-public-key` this operation MUST fail rather than overwrite the value; this manager
+    // overwrites it. encrypt() and the encrypt streams refuse every `aws-crypto-` key on input
+    // (checkEncryptContext), so only code that calls getEncryptionMaterials directly can reach this.
     const k = generateSigningKey(suite);
     signingKey = k.privateKey;
     context = { ...context, [PUBLIC_KEY_CONTEXT_KEY]: k.publicKey };
@@ -213,7 +225,9 @@ function startDecryption(
   );
   if (!suite.signature && Object.prototype.hasOwnProperty.call(stored, PUBLIC_KEY_CONTEXT_KEY)) {
     //= aws-encryption-sdk-specification/framework/default-cmm.md#decrypt-materials
-    //# If the algorithm suite does not contain a signing algorithm but the encryption context includes the reserved aws-crypto-public-key key, the operation MUST fail.
+    //# If the algorithm suite does not contain a signing algorithm, but the encryption context
+    //# includes the reserved `aws-crypto-public-key` key, the operation MUST fail without returning
+    //# any decryption materials.
     throw decryptionError(
       'unsigned message carries a signing public key in its encryption context',
     );
@@ -286,8 +300,11 @@ export function mergeReproducedContext(
   for (const k of Object.keys(reproduced)) {
     const v = reproduced[k] as string;
     if (Object.prototype.hasOwnProperty.call(stored, k)) {
-      //= aws-encryption-sdk-specification/framework/default-cmm.md#decrypt-materials
-      //# For every key in the reproduced encryption context that also exists in the encryption context of the request, the values MUST be equal or this operation MUST fail.
+      //= aws-encryption-sdk-specification/framework/cmm-interface.md#decrypt-materials
+      //# The CMM MUST validate the Encryption Context by comparing it to the customer supplied
+      //# Reproduced Encryption Context in decrypt materials request.
+      //# For every key that exists in both Reproduced Encryption Context and Encryption Context,
+      //# the values MUST be equal or the operation MUST fail.
       if (stored[k] !== v)
         throw decryptionError(`encryption context mismatch for key ${JSON.stringify(k)}`);
     } else {

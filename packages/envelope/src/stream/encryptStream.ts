@@ -77,8 +77,16 @@ class EncryptTransform extends Transform {
   }
 
   #emit(b: Buffer): void {
+    //= aws-encryption-sdk-specification/client-apis/encrypt.md#construct-the-header
+    //# If the algorithm suite contains a signature algorithm and this operation is streaming the
+    //# encrypted message output to the caller, this operation MUST input the serialized header to
+    //# the signature algorithm as soon as it is serialized, such that the serialized header isn't
+    //# required to remain in memory to construct the signature.
     //= aws-encryption-sdk-specification/client-apis/encrypt.md#construct-a-frame
-    //# If the algorithm suite contains a signature algorithm and this operation is streaming the encrypted message output to the caller, this operation MUST input the serialized frame to the signature algorithm as soon as it is serialized
+    //# If the algorithm suite contains a signature algorithm and this operation is streaming the
+    //# encrypted message output to the caller, this operation MUST input the serialized frame to
+    //# the signature algorithm as soon as it is serialized, such that the serialized frame isn't
+    //# required to remain in memory to construct the signature.
     this.#signer?.update(b);
     this.push(b);
   }
