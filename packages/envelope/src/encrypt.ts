@@ -79,7 +79,7 @@ export function encryptPrepared(pt: Buffer, prepared: PreparedEncrypt): EncryptR
     prepared,
     ({ suite, frameLength }) => framedBodySize(pt.length, frameLength) + maxFooterLength(suite),
   );
-  const { body: frames, frameLength, buffer: out } = s;
+  const { frames, frameLength, buffer: out } = s;
   try {
     let o = s.headerLength;
     const { regular, finalLength } = frameCounts(pt.length, frameLength);

@@ -13,7 +13,6 @@ import { decryptAllowed, type CommitmentPolicy } from '../suites.js';
 import { decryptionError, formatError } from '../errors.js';
 import { deriveKeys, verifyCommitment } from './kdf.js';
 import { FrameCipher, verifyHeaderTag } from './FrameCipher.js';
-import { BodyCipher } from './BodyCipher.js';
 import { resolveManager, resolveMaxEdks, resolvePolicy } from './options.js';
 
 /** Options shared by every decrypt API. */
@@ -69,9 +68,7 @@ export class DecryptSession {
   readonly header: MessageHeader;
   readonly encryptionContext: EncryptionContext;
   readonly verificationKey: KeyObject | undefined;
-  readonly #key: Buffer;
-  readonly #body: BodyCipher;
-  #frames: FrameCipher | undefined;
+  readonly #body: FrameCipher;
   #next = 1;
   #done = false;
 
@@ -83,17 +80,13 @@ export class DecryptSession {
   ) {
     this.header = header;
     this.encryptionContext = context;
-    this.#key = key;
-    this.#body = new BodyCipher(header.suite, key, header.messageId);
+    this.#body = new FrameCipher(header.suite, key, header.messageId);
     this.verificationKey = vk;
   }
 
   /** Gets materials, checks the commitment and the header tag. */
   static async start(parsed: ParsedHeader, o: ResolvedDecrypt): Promise<DecryptSession> {
-    const s = DecryptSession.fromMaterials(parsed, await DecryptSession.materials(parsed, o));
-    // Streams use the FrameCipher (through `frames`); the buffer APIs use their own BodyCipher.
-    s.#frames ??= new FrameCipher(s.header.suite, s.#key, s.header.messageId);
-    return s;
+    return DecryptSession.fromMaterials(parsed, await DecryptSession.materials(parsed, o));
   }
 
   /** Checks the policy and required keys, then asks the materials manager (the part that calls keyrings). */
@@ -187,13 +180,9 @@ export class DecryptSession {
     }
   }
 
-  /**
-   * The message's `FrameCipher` (for the stream's frame batches), made on first use: it registers itself
-   * by message ID, a cost the whole-message `decrypt` does not pay (it decrypts through a `BodyCipher`).
-   * @internal
-   */
+  /** The message's `FrameCipher` (the streams seal and open frame batches through it). @internal */
   get frames(): FrameCipher {
-    return (this.#frames ??= new FrameCipher(this.header.suite, this.#key, this.header.messageId));
+    return this.#body;
   }
 
   /** True once the final frame (or the non-framed body) has been decrypted. */

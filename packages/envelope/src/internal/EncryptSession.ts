@@ -19,7 +19,6 @@ import type {
 } from '../materials/DefaultMaterialsManager.js';
 import { deriveKeys } from './kdf.js';
 import { FrameCipher, headerTag } from './FrameCipher.js';
-import { BodyCipher } from './BodyCipher.js';
 import { checkEncryptContext, resolveManager, resolveMaxEdks, resolvePolicy } from './options.js';
 
 /** Options shared by every encrypt API. */
@@ -54,10 +53,8 @@ export interface EncryptSession {
   readonly buffer: Buffer;
   /** Bytes of `buffer` holding the header (body plus authentication). */
   readonly headerLength: number;
-  /** The stream's frame cipher, made on first use (it registers itself by message ID). */
+  /** The message's frame cipher (whole-message encrypt and streams alike); owns the content key. */
   readonly frames: FrameCipher;
-  /** The whole-message frame cipher (no registration); shares the content key with `frames`. */
-  readonly body: BodyCipher;
   readonly signingKey: KeyObject | undefined;
   readonly encryptionContext: EncryptionContext;
 }
@@ -226,10 +223,9 @@ export function startEncryptWith(
   }
 }
 
-/** An {@link EncryptSession}; a class so the lazy `frames` costs no closures per message. */
+/** An {@link EncryptSession}; a class, since an object literal with a getter cost closures per message. */
 class Session implements EncryptSession {
-  readonly body: BodyCipher;
-  #frames: FrameCipher | undefined;
+  readonly frames: FrameCipher;
 
   constructor(
     readonly suite: AlgorithmSuite,
@@ -237,15 +233,11 @@ class Session implements EncryptSession {
     readonly messageId: Buffer,
     readonly buffer: Buffer,
     readonly headerLength: number,
-    private readonly key: Buffer,
+    key: Buffer,
     readonly signingKey: KeyObject | undefined,
     readonly encryptionContext: EncryptionContext,
   ) {
-    this.body = new BodyCipher(suite, key, messageId);
-  }
-
-  get frames(): FrameCipher {
-    return (this.#frames ??= new FrameCipher(this.suite, this.key, this.messageId));
+    this.frames = new FrameCipher(suite, key, messageId);
   }
 }
 

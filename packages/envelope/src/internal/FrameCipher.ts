@@ -3,33 +3,34 @@ import type { AlgorithmSuite } from '../suites.js';
 import { BodyAadContent } from '../format/body.js';
 import { decryptionError } from '../errors.js';
 
+/** Longest body AAD content string ("AWSKMSEncryptionClient Single Block"). */
+const MAX_CONTENT = Math.max(
+  BodyAadContent.FRAME.length,
+  BodyAadContent.FINAL_FRAME.length,
+  BodyAadContent.SINGLE_BLOCK.length,
+);
+
 /**
- * Per-message AES-GCM state for frames: the content key, and AAD and IV buffers that are rewritten in
- * place for each frame (Node copies AAD and IV synchronously), so a frame costs one cipher object and its
- * output, nothing else.
+ * Per-message AES-GCM state for frames, used by the whole-message APIs and the streams alike: the content
+ * key, and one AAD and one IV buffer that are rewritten in place for each frame (Node copies AAD and IV
+ * synchronously), so a frame costs one cipher object and its output, nothing else. For a 4 KiB message
+ * every allocation shows (0x0478 encrypt took 108-123 instead of 61-75 us of CPU when each message also
+ * registered its cipher), so the streams' batch state is built only when a stream asks for it.
  */
 export class FrameCipher {
   readonly #key: Buffer;
   readonly #cipher: AlgorithmSuite['cipher'];
-  readonly #regularAad: Buffer;
-  readonly #finalAad: Buffer;
-  readonly #singleAad: Buffer;
-  readonly #iv: Buffer;
   readonly #idLength: number;
+  /** Message ID, then the content string and the 12-byte sequence number and length, rewritten per frame. */
+  readonly #aad: Buffer;
+  readonly #iv: Buffer;
 
   constructor(suite: AlgorithmSuite, key: Buffer, messageId: Buffer) {
     this.#key = key;
     this.#cipher = suite.cipher;
     this.#idLength = messageId.length;
-    const mk = (content: Buffer): Buffer => {
-      const b = Buffer.alloc(messageId.length + content.length + 12);
-      messageId.copy(b, 0);
-      content.copy(b, messageId.length);
-      return b;
-    };
-    this.#regularAad = mk(BodyAadContent.FRAME);
-    this.#finalAad = mk(BodyAadContent.FINAL_FRAME);
-    this.#singleAad = mk(BodyAadContent.SINGLE_BLOCK);
+    this.#aad = Buffer.allocUnsafe(messageId.length + MAX_CONTENT + 12);
+    messageId.copy(this.#aad, 0);
     this.#iv = Buffer.alloc(suite.ivLength);
   }
 
@@ -38,23 +39,33 @@ export class FrameCipher {
    * it for a worker thread (the caller zeroes `key` once it is posted).
    */
   batchState(frameLength: number, copy = false): FrameBatchState {
+    const aad = Buffer.alloc(this.#idLength + BodyAadContent.FRAME.length + 12);
+    this.#aad.copy(aad, 0, 0, this.#idLength);
+    BodyAadContent.FRAME.copy(aad, this.#idLength);
     return {
       cipher: this.#cipher,
       key: copy ? Buffer.from(this.#key) : this.#key,
-      aad: copy ? Buffer.from(this.#regularAad) : this.#regularAad,
+      aad,
       iv: copy ? Buffer.alloc(this.#iv.length) : this.#iv,
       frameLength,
     };
   }
 
-  #aad(kind: 0 | 1 | 2, seq: number, length: number): Buffer {
-    const aad = kind === 0 ? this.#regularAad : kind === 1 ? this.#finalAad : this.#singleAad;
-    const o = aad.length - 12;
-    aad.writeUInt32BE(seq, o);
+  /** Message body AAD: message ID, body AAD content, 4-byte sequence number, 8-byte content length. */
+  #aadFor(kind: 0 | 1 | 2, seq: number, length: number): Buffer {
+    const content =
+      kind === 0
+        ? BodyAadContent.FRAME
+        : kind === 1
+          ? BodyAadContent.FINAL_FRAME
+          : BodyAadContent.SINGLE_BLOCK;
+    const aad = this.#aad;
+    let o = this.#idLength + content.copy(aad, this.#idLength);
+    o = aad.writeUInt32BE(seq, o);
     // Content length is a uint64; frames are < 2^32 and non-framed bodies < 2^36.
-    aad.writeUInt32BE(Math.floor(length / 0x100000000), o + 4);
-    aad.writeUInt32BE(length >>> 0, o + 8);
-    return aad;
+    o = aad.writeUInt32BE(Math.floor(length / 0x100000000), o);
+    o = aad.writeUInt32BE(length >>> 0, o);
+    return o === aad.length ? aad : aad.subarray(0, o);
   }
 
   /** The IV of frame `seq` (a shared buffer: copy it out before the next call). */
@@ -69,7 +80,7 @@ export class FrameCipher {
    */
   encryptInto(kind: 0 | 1, seq: number, plaintext: Uint8Array, out: Buffer, o: number): number {
     const c = createCipheriv(this.#cipher, this.#key, this.iv(seq));
-    c.setAAD(this.#aad(kind, seq, plaintext.length));
+    c.setAAD(this.#aadFor(kind, seq, plaintext.length));
     if (plaintext.length > 0) o += c.update(plaintext).copy(out, o);
     c.final();
     return o + c.getAuthTag().copy(out, o);
@@ -81,7 +92,7 @@ export class FrameCipher {
    */
   decrypt(kind: 0 | 1 | 2, seq: number, iv: Buffer, ciphertext: Buffer, tag: Buffer): Buffer {
     const d = createDecipheriv(this.#cipher, this.#key, iv, { authTagLength: 16 });
-    d.setAAD(this.#aad(kind, seq, ciphertext.length));
+    d.setAAD(this.#aadFor(kind, seq, ciphertext.length));
     d.setAuthTag(tag);
     const out = ciphertext.length > 0 ? d.update(ciphertext) : EMPTY;
     try {
