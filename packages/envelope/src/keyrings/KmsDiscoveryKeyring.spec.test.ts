@@ -11,12 +11,11 @@ import { CreateKeyCommand, ReplicateKeyCommand, type KMSClient } from '@aws-sdk/
 import { startTestKms, type TestKms } from '../../../../test/support/index.js';
 import { DecryptionError } from '../errors.js';
 import type { EncryptedDataKey } from '../format/header.js';
-import { getSuite, type AlgorithmSuite } from '../suites.js';
 import { KmsDiscoveryKeyring } from './KmsDiscoveryKeyring.js';
 import { KmsKeyring } from './KmsKeyring.js';
-import type { DecryptionMaterials, EncryptionMaterials } from './types.js';
+import type { DecryptionMaterials } from './types.js';
+import { materialsFor, rejection, kmsCalls as auditedCalls } from './keyrings.testkit.js';
 
-const suite = getSuite(0x0478) as AlgorithmSuite;
 const context = { purpose: 'discovery spec' };
 const ACCOUNT = '111122223333';
 
@@ -43,39 +42,9 @@ afterAll(async () => {
   await kms?.close();
 });
 
-function encMaterials(): EncryptionMaterials {
-  return {
-    suite,
-    encryptionContext: context,
-    serializedContext: Buffer.alloc(0),
-    plaintextDataKey: undefined,
-    encryptedDataKeys: [],
-  };
-}
-function decMaterials(key?: Buffer): DecryptionMaterials {
-  return {
-    suite,
-    encryptionContext: context,
-    serializedContext: Buffer.alloc(0),
-    plaintextDataKey: key,
-  };
-}
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-}
-async function kmsCalls(run: () => Promise<unknown>): Promise<Array<[string, unknown]>> {
-  const before = kms.server.auditEvents().length;
-  await run();
-  return kms.server
-    .auditEvents()
-    .slice(before)
-    .map((e) => [e.eventName, e.requestParameters?.['keyId']]);
-}
+const { encMaterials, decMaterials } = materialsFor(context);
+const kmsCalls = (run: () => Promise<unknown>): Promise<Array<[string, unknown]>> =>
+  auditedCalls(kms, run);
 /** A data key and the EDK that `keyId` (through `c`) wrapped it in. */
 async function wrapped(keyId: string, c = client): Promise<{ key: Buffer; edk: EncryptedDataKey }> {
   const m = await new KmsKeyring({ client: c, generatorKeyId: keyId }).onEncrypt(encMaterials());

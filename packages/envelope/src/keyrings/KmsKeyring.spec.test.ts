@@ -20,11 +20,10 @@ import { decrypt } from '../decrypt.js';
 import { encrypt } from '../encrypt.js';
 import { DecryptionError } from '../errors.js';
 import type { EncryptedDataKey } from '../format/header.js';
-import { getSuite, type AlgorithmSuite } from '../suites.js';
 import { KmsKeyring } from './KmsKeyring.js';
 import type { DecryptionMaterials, EncryptionMaterials } from './types.js';
+import { materialsFor, rejection, kmsCalls as auditedCalls } from './keyrings.testkit.js';
 
-const suite = getSuite(0x0478) as AlgorithmSuite;
 const context = { purpose: 'keyring spec' };
 
 let kms: TestKms;
@@ -48,40 +47,9 @@ afterAll(async () => {
   await kms?.close();
 });
 
-function encMaterials(key?: Buffer): EncryptionMaterials {
-  return {
-    suite,
-    encryptionContext: context,
-    serializedContext: Buffer.alloc(0),
-    plaintextDataKey: key,
-    encryptedDataKeys: [],
-  };
-}
-function decMaterials(key?: Buffer): DecryptionMaterials {
-  return {
-    suite,
-    encryptionContext: context,
-    serializedContext: Buffer.alloc(0),
-    plaintextDataKey: key,
-  };
-}
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-}
-/** The KMS calls (operation and key id) local-kms answered while `run` ran. */
-async function kmsCalls(run: () => Promise<unknown>): Promise<Array<[string, unknown]>> {
-  const before = kms.server.auditEvents().length;
-  await run();
-  return kms.server
-    .auditEvents()
-    .slice(before)
-    .map((e) => [e.eventName, e.requestParameters?.['keyId']]);
-}
+const { encMaterials, decMaterials } = materialsFor(context);
+const kmsCalls = (run: () => Promise<unknown>): Promise<Array<[string, unknown]>> =>
+  auditedCalls(kms, run);
 /** A data key and the EDK the keyring `k` wrote for it. */
 async function wrapped(k: KmsKeyring): Promise<{ key: Buffer; edk: EncryptedDataKey }> {
   const m = await k.onEncrypt(encMaterials());

@@ -11,16 +11,16 @@ import { decrypt } from '../decrypt.js';
 import { encrypt } from '../encrypt.js';
 import { DecryptionError } from '../errors.js';
 import type { EncryptedDataKey } from '../format/header.js';
-import { getSuite, type AlgorithmSuite } from '../suites.js';
 import { MultiKeyring } from './MultiKeyring.js';
 import { RawAesKeyring } from './RawAesKeyring.js';
 import { RawRsaKeyring } from './RawRsaKeyring.js';
 import type { DecryptionMaterials, EncryptionMaterials, Keyring } from './types.js';
+import { materialsFor, rejection } from './keyrings.testkit.js';
 
-const suite = getSuite(0x0478) as AlgorithmSuite;
 const aes = (name: string): RawAesKeyring =>
   new RawAesKeyring({ keyNamespace: 'ns', keyName: name, wrappingKey: randomBytes(32) });
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const { encMaterials, decMaterials, edkFor } = materialsFor();
 /** A real keyring that fails both OnEncrypt (no public key) and OnDecrypt (no matching EDK). */
 const decryptOnlyRsa = new RawRsaKeyring({
   keyNamespace: 'ns',
@@ -28,36 +28,6 @@ const decryptOnlyRsa = new RawRsaKeyring({
   padding: 'oaep-sha256',
   privateKey,
 });
-
-function encMaterials(key?: Buffer): EncryptionMaterials {
-  return {
-    suite,
-    encryptionContext: {},
-    serializedContext: Buffer.alloc(0),
-    plaintextDataKey: key,
-    encryptedDataKeys: [],
-  };
-}
-function decMaterials(key?: Buffer): DecryptionMaterials {
-  return {
-    suite,
-    encryptionContext: {},
-    serializedContext: Buffer.alloc(0),
-    plaintextDataKey: key,
-  };
-}
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-}
-/** The EDK `k` writes for `key`. */
-async function edkFor(k: Keyring, key: Buffer): Promise<EncryptedDataKey> {
-  return (await k.onEncrypt(encMaterials(key))).encryptedDataKeys[0] as EncryptedDataKey;
-}
 
 /** Records what it was called with, then fails or answers as told. */
 class Recorder implements Keyring {

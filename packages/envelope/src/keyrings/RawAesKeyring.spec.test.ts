@@ -9,42 +9,16 @@ import { decrypt } from '../decrypt.js';
 import { encrypt } from '../encrypt.js';
 import { DecryptionError } from '../errors.js';
 import { serializeEncryptionContext } from '../format/encryptionContext.js';
-import type { EncryptedDataKey } from '../format/header.js';
-import { getSuite, type AlgorithmSuite } from '../suites.js';
 import { RawAesKeyring } from './RawAesKeyring.js';
-import type { DecryptionMaterials, EncryptionMaterials } from './types.js';
+import { materialsFor, rejection } from './keyrings.testkit.js';
 
-const suite = getSuite(0x0478) as AlgorithmSuite;
 const context = { purpose: 'raw aes spec' };
 const serializedContext = serializeEncryptionContext(context);
 const wrappingKey = randomBytes(32);
 const base = { keyNamespace: 'ns', keyName: 'aes-1', wrappingKey };
 const keyring = new RawAesKeyring(base);
 
-function encMaterials(key?: Buffer): EncryptionMaterials {
-  return {
-    suite,
-    encryptionContext: context,
-    serializedContext,
-    plaintextDataKey: key,
-    encryptedDataKeys: [],
-  };
-}
-function decMaterials(key?: Buffer): DecryptionMaterials {
-  return { suite, encryptionContext: context, serializedContext, plaintextDataKey: key };
-}
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-}
-async function edkFor(k: RawAesKeyring, key: Buffer): Promise<EncryptedDataKey> {
-  return (await k.onEncrypt(encMaterials(key))).encryptedDataKeys[0] as EncryptedDataKey;
-}
-
+const { encMaterials, decMaterials, edkFor } = materialsFor(context, serializedContext);
 describe('keyring-interface.md#key-provider-id', () => {
   it('This value MUST NOT be or start with "aws-kms" unless this encrypted data key was produced by one of the AWS KMS Keyrings.', () => {
     for (const keyNamespace of ['aws-kms', 'aws-kms-raw', 'aws-kmsx'])

@@ -18,7 +18,7 @@ import { DecryptionError } from '../errors.js';
 import type { EncryptedDataKey } from '../format/header.js';
 import { getSuite, type AlgorithmSuite } from '../suites.js';
 import { RawRsaKeyring, type RsaPadding } from './RawRsaKeyring.js';
-import type { DecryptionMaterials, EncryptionMaterials } from './types.js';
+import { materialsFor, rejection } from './keyrings.testkit.js';
 
 const suite = getSuite(0x0478) as AlgorithmSuite;
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -26,38 +26,8 @@ const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const base = { keyNamespace: 'ns', keyName: 'rsa-1', padding: 'oaep-sha256' as RsaPadding };
 const both = new RawRsaKeyring({ ...base, publicKey, privateKey });
 
-function encMaterials(key?: Buffer): EncryptionMaterials {
-  return {
-    suite,
-    encryptionContext: {},
-    serializedContext: Buffer.alloc(0),
-    plaintextDataKey: key,
-    encryptedDataKeys: [],
-  };
-}
-function decMaterials(key?: Buffer): DecryptionMaterials {
-  return {
-    suite,
-    encryptionContext: {},
-    serializedContext: Buffer.alloc(0),
-    plaintextDataKey: key,
-  };
-}
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-}
-/** An EDK wrapping `key` for the keyring `k` (which must hold a public key). */
-async function edkFor(k: RawRsaKeyring, key: Buffer): Promise<EncryptedDataKey> {
-  const m = await k.onEncrypt(encMaterials(key));
-  return m.encryptedDataKeys[0] as EncryptedDataKey;
-}
-
 /** MGF1 (RFC 8017 B.2.1) with `hash`. */
+const { encMaterials, decMaterials, edkFor } = materialsFor();
 function mgf1(hash: string, seed: Buffer, length: number): Buffer {
   const out: Buffer[] = [];
   let have = 0;
