@@ -49,12 +49,42 @@ const WEBCRYPTO_CURVE = { prime256v1: 'P-256', secp384r1: 'P-384' } as const;
 export async function verificationKey(suite: AlgorithmSuite, base64: string): Promise<KeyObject> {
   const sig = suite.signature;
   if (!sig) throw new Error('suite does not sign');
+  const id = `${sig.curve}:${base64}`;
+  const hit = verificationKeys.get(id);
+  if (hit !== undefined) {
+    // Most recently used last: a Map iterates in insertion order, so the first entry is the oldest.
+    verificationKeys.delete(id);
+    verificationKeys.set(id, hit);
+    return hit;
+  }
+  const key = await importVerificationKey(sig.curve, base64);
+  verificationKeys.set(id, key);
+  if (verificationKeys.size > VERIFICATION_KEY_CACHE_SIZE)
+    verificationKeys.delete(verificationKeys.keys().next().value as string);
+  return key;
+}
+
+/**
+ * Verification keys already imported, by curve and stored point: messages written under cached
+ * materials (a caching materials manager on the encrypting side) share one signing key for up to
+ * `maxMessages` messages, and importing the point costs OpenSSL about as much as a fifth of the
+ * verification itself. Public keys only; a point that fails to import is never stored.
+ */
+const verificationKeys = new Map<string, KeyObject>();
+
+/** Entries of the verification-key cache; the least recently used goes first. */
+export const VERIFICATION_KEY_CACHE_SIZE = 256;
+
+async function importVerificationKey(
+  curve: keyof typeof WEBCRYPTO_CURVE,
+  base64: string,
+): Promise<KeyObject> {
   try {
     const point = Buffer.from(base64, 'base64');
     const key = await webcrypto.subtle.importKey(
       'raw',
       point,
-      { name: 'ECDSA', namedCurve: WEBCRYPTO_CURVE[sig.curve] },
+      { name: 'ECDSA', namedCurve: WEBCRYPTO_CURVE[curve] },
       true,
       ['verify'],
     );
