@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { dataKeyCacheId, decryptCacheKey, type DecryptKeyInput } from './cacheKey.js';
@@ -133,6 +134,84 @@ describe('dataKeyCacheId', () => {
   it('keeps the number 32 and the string "32" apart', () => {
     expect(dataKeyCacheId({ keyId: 'k', keySpec: 32 })).not.toBe(
       dataKeyCacheId({ keyId: 'k', keySpec: '32' }),
+    );
+  });
+});
+
+describe('cache ids are stable', () => {
+  // Ids may be logged and compared across processes and releases: the encoding must never drift. These
+  // digests were taken from the documented encoding (one hash update per field) before it was written
+  // into one buffer.
+  it.each([
+    [
+      {
+        keyId: 'encrypt',
+        encryptionContext: { purpose: 'bench', b: 'x\ud800y' },
+        keySpec: 0x0578,
+        partition: 'p-1',
+        parts: ['a', 'b'],
+      },
+      'VBLxR7Ct8u5ehL0CkVgLTwpawj0hI5ZV/RUWRHVEQtU=',
+    ],
+    [
+      {
+        keyId: 'decrypt',
+        keySpec: 'AES_256',
+        partition: new Uint8Array([1, 2, 3]),
+        parts: ['aws-kms', new Uint8Array([9, 8]), 'é'],
+      },
+      'C4cx/bjmdSvbcftMu1vb7xiPG660qYwfQo3UwC14/JI=',
+    ],
+    [
+      { keyId: 'arn:aws:kms:us-east-1:111122223333:key/x' },
+      'S1d1tg06qRW6J33KKU73ZessCxefvZsm+E7KghIhSho=',
+    ],
+  ])('dataKeyCacheId %#', (key, id) => {
+    expect(dataKeyCacheId(key)).toBe(id);
+  });
+
+  it('decryptCacheKey', () => {
+    expect(
+      decryptCacheKey({
+        CiphertextBlob: new Uint8Array([1, 2]),
+        EncryptionContext: { z: '1', a: '2' },
+        KeyId: 'k',
+        GrantTokens: ['g1', 'g2'],
+      }),
+    ).toBe('YcZYO8Oyt94M17rKKnZAdJqsHo0XnDwmgvNPZA3i2uQ=');
+    expect(decryptCacheKey({})).toBe('Ush+23LUHYGpLp7t7o/opjHJdTTPif3/zKQPCkqbqYQ=');
+  });
+
+  it('a key larger than the scratch buffer gets the same id as the same key built field by field', () => {
+    const big = 'é'.repeat(3000);
+    const id = dataKeyCacheId({ keyId: big, encryptionContext: { [big]: big }, parts: [big] });
+    // The documented encoding, written out by hand.
+    const s = (x: string) => {
+      const b = Buffer.from(x, 'utf16le');
+      const n = Buffer.alloc(4);
+      n.writeUInt32BE(b.length);
+      return [n, b];
+    };
+    const u32 = (v: number) => {
+      const n = Buffer.alloc(4);
+      n.writeUInt32BE(v);
+      return n;
+    };
+    const bytes = Buffer.concat([
+      Buffer.from('K'),
+      ...s(big),
+      u32(1),
+      ...s(big),
+      ...s(big),
+      Buffer.from([0, 0]),
+      u32(1),
+      Buffer.from([1]),
+      ...s(big),
+    ]);
+    expect(id).toBe(createHash('sha256').update(bytes).digest('base64'));
+    // And the ids after it are still right (the scratch buffer grew and was handed back).
+    expect(dataKeyCacheId({ keyId: 'arn:aws:kms:us-east-1:111122223333:key/x' })).toBe(
+      'S1d1tg06qRW6J33KKU73ZessCxefvZsm+E7KghIhSho=',
     );
   });
 });
