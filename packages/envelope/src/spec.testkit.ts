@@ -15,8 +15,12 @@ import {
   sign,
   type KeyObject,
 } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { parseHeader, type EncryptedDataKey, type ParsedHeader } from './format/header.js';
 import { RawAesKeyring } from './keyrings/RawAesKeyring.js';
+import type { Keyring } from './keyrings/types.js';
+import { decryptStream, type DecryptStreamOptions } from './stream/decryptStream.js';
 import { getSuite, type AlgorithmSuite } from './suites.js';
 
 export { rejection } from './keyrings/keyrings.testkit.js';
@@ -73,7 +77,7 @@ export interface HeaderSpec {
   readonly reserved?: number;
   readonly ivLength?: number;
   readonly frameLength: number;
-  readonly suiteData?: Buffer;
+  readonly suiteData?: Buffer | undefined;
 }
 
 /** message-header.md: the header body, v1 or v2 by `version`. */
@@ -227,6 +231,8 @@ export interface ForgeOptions {
   readonly context?: Readonly<Record<string, string>>;
   /** Pairs authenticated by the header tag but not stored. */
   readonly authOnly?: Readonly<Record<string, string>>;
+  /** Pairs the header tag is computed over instead of `authOnly` (the data key is still wrapped under `authOnly`). */
+  readonly tagAuthOnly?: Readonly<Record<string, string>>;
   /** Suite data written instead of the commit key. */
   readonly suiteData?: Buffer;
   /** Body AAD content strings written instead of the specification's. */
@@ -266,7 +272,7 @@ export async function forge(o: ForgeOptions): Promise<Buffer> {
     suiteData: o.suiteData ?? commitKey,
   });
   const headerIv = s.messageFormat === 1 ? Buffer.alloc(12, 0x01) : Buffer.alloc(12);
-  const headerAad = Buffer.concat([body, contextBytes(o.authOnly ?? {})]);
+  const headerAad = Buffer.concat([body, contextBytes(o.tagAuthOnly ?? o.authOnly ?? {})]);
   const parts: Buffer[] = [body];
   if (s.messageFormat === 1) parts.push(headerIv);
   parts.push(seal(s, key, headerIv, headerAad, Buffer.alloc(0)));
@@ -334,4 +340,55 @@ export function open(
     }),
   );
   return { parsed, dataKey, key, commitKey, frames, plaintext, end };
+}
+
+/** {@link keyring}, counting the calls that would unwrap a data key. */
+export function countingKeyring(): { keyring: Keyring; decrypts: () => number } {
+  let n = 0;
+  return {
+    keyring: {
+      onEncrypt: (m) => keyring.onEncrypt(m),
+      onDecrypt: (m, edks) => {
+        n++;
+        return keyring.onDecrypt(m, edks);
+      },
+    },
+    decrypts: () => n,
+  };
+}
+
+/** Runs `input` through a decrypt stream: what reached the consumer, the error, and whether `'header'` fired. */
+export async function streamDecrypt(
+  input: Iterable<Buffer> | AsyncIterable<Buffer>,
+  options: DecryptStreamOptions,
+): Promise<{ out: Buffer; error: unknown; header: boolean }> {
+  const d = decryptStream(options);
+  let header = false;
+  d.on('header', () => (header = true));
+  const out: Buffer[] = [];
+  const error = await pipeline(
+    Readable.from(input),
+    d,
+    new Writable({
+      write(c: Buffer, _e, cb) {
+        out.push(Buffer.from(c));
+        cb();
+      },
+    }),
+  ).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  return { out: Buffer.concat(out), error, header };
+}
+
+/** The error `stream` emits, failing after `ms` milliseconds instead of waiting for the test timeout. */
+export function streamError(stream: NodeJS.EventEmitter, ms = 2000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no error within ${ms} ms`)), ms);
+    stream.once('error', (e: unknown) => {
+      clearTimeout(t);
+      resolve(e);
+    });
+  });
 }

@@ -20,6 +20,7 @@ import {
   open,
   readFrames,
   rejection,
+  streamError,
   u32,
 } from '../spec.testkit.js';
 import { parseHeader } from './header.js';
@@ -112,7 +113,7 @@ describe('message-body.md#encrypted-content-length', () => {
     head.writeBigUInt64BE(BigInt(2 ** 36 - 31), p.length + 12);
     expect(MessageFormatError.is(await rejection(decrypt(head, { keyring })))).toBe(true);
     const d = decryptStream({ keyring });
-    const failed = new Promise<unknown>((resolve) => d.on('error', resolve));
+    const failed = streamError(d);
     d.write(head);
     expect(MessageFormatError.is(await failed)).toBe(true);
   });

@@ -9,7 +9,14 @@ import { describe, expect, it } from 'vitest';
 import { MessageFormatError } from '../errors.js';
 import { decryptStream } from '../stream/decryptStream.js';
 import { allSuites } from '../suites.js';
-import { contextBytes, headerBody, keyring, suite, type HeaderSpec } from '../spec.testkit.js';
+import {
+  contextBytes,
+  headerBody,
+  keyring,
+  streamError,
+  suite,
+  type HeaderSpec,
+} from '../spec.testkit.js';
 import { serializeEncryptionContext } from './encryptionContext.js';
 import {
   parseHeader,
@@ -180,7 +187,7 @@ describe('decrypt.md#parse-the-header', () => {
     expect(() => parseHeader(upToCount, 0, 2)).toThrow(MessageFormatError);
     // The decrypt stream fails on those bytes alone: it does not wait for the rest of the header.
     const d = decryptStream({ keyring, maxEncryptedDataKeys: 2 });
-    const failed = new Promise<unknown>((resolve) => d.on('error', resolve));
+    const failed = streamError(d);
     d.write(upToCount);
     expect(MessageFormatError.is(await failed)).toBe(true);
   });
