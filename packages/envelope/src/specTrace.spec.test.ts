@@ -1,23 +1,36 @@
 /**
- * Spec traceability of the keyrings: every `//=` quote in these sources has a test named with the quoted
- * text (its `//#` lines joined by single spaces), so a quote cannot be added, reworded or dropped without
- * its test following. The house rule is in STYLE.md ("Code that implements a specification quotes it").
+ * Spec traceability of the whole package: every `//=` quote in the sources under `src/` has a test named
+ * with the quoted text (its `//#` lines joined by single spaces), so a quote cannot be added, reworded or
+ * dropped without its test following. The house rule is in STYLE.md ("Code that implements a
+ * specification quotes it").
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SOURCES = [
-  'RawAesKeyring.ts',
-  'RawRsaKeyring.ts',
-  'KmsKeyring.ts',
-  'KmsDiscoveryKeyring.ts',
-  'MultiKeyring.ts',
-  'arn.ts',
-];
-const TESTS = [...readdirSync(here).filter((f) => f.endsWith('.spec.test.ts')), 'arn.test.ts'];
+
+/** Every file under `dir`, as paths relative to `src/`. */
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory()
+      ? walk(join(dir, e.name))
+      : [relative(here, join(dir, e.name)).split('\\').join('/')],
+  );
+}
+
+const FILES = walk(here);
+/** What the build compiles (tsconfig.json excludes tests, type tests and test kits). */
+const SOURCES = FILES.filter(
+  (f) =>
+    f.endsWith('.ts') &&
+    !f.endsWith('.test.ts') &&
+    !f.endsWith('.test-d.ts') &&
+    !f.endsWith('.testkit.ts'),
+);
+/** The spec tests, plus the unit tests that also carry spec-named tests. */
+const TESTS = [...FILES.filter((f) => f.endsWith('.spec.test.ts')), 'keyrings/arn.test.ts'];
 
 interface Quote {
   readonly file: string;
@@ -53,18 +66,21 @@ function testNames(file: string): string[] {
   return names;
 }
 
-describe('spec traces of the keyrings', () => {
+describe('spec traces of the envelope sources', () => {
   const all = SOURCES.flatMap(quotes);
   const names = new Set(TESTS.flatMap(testNames));
 
-  it('finds the quotes', () => {
-    expect(all.length).toBeGreaterThan(40);
+  it('finds the quotes, in the keyrings and elsewhere', () => {
+    expect(all.length).toBeGreaterThan(100);
+    expect(all.filter((q) => q.file.startsWith('keyrings/')).length).toBeGreaterThan(60);
+    expect(all.filter((q) => !q.file.startsWith('keyrings/')).length).toBeGreaterThan(40);
+    expect(TESTS.length).toBeGreaterThan(8);
   });
 
   it('every quote names its spec file and section and holds a MUST sentence', () => {
     for (const q of all) {
       expect(q.anchor, `${q.file}:${q.line}`).toMatch(
-        /^aws-encryption-sdk-specification\/framework\/[\w/-]+\.md#[\w-]+$/,
+        /^aws-encryption-sdk-specification\/(framework|client-apis|data-format)\/[\w/-]+\.md#[\w-]+$/,
       );
       expect(q.text, `${q.file}:${q.line}`).toMatch(/\bMUST\b/);
     }
