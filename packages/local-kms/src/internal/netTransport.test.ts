@@ -1,5 +1,6 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { parseHead, serveNetConnection } from './netTransport.js';
 import type { Reply } from './transport.js';
 
@@ -93,6 +94,31 @@ describe('parseHead', () => {
       close: false,
       expectContinue: false,
     });
+  });
+
+  it('trims names and values as String.prototype.trim does once they start or end with OWS (property)', () => {
+    // The reference: the trimming this parser had before it trimmed by index.
+    const trimOws = (v: string): string => {
+      const a = v.charCodeAt(0);
+      const z = v.charCodeAt(v.length - 1);
+      return a === 32 || a === 9 || z === 32 || z === 9 ? v.trim() : v;
+    };
+    const text = fc
+      .array(fc.constantFrom(' ', '\t', '\f', '\v', '\xa0', 'a', 'B', '-', 'é'), { maxLength: 8 })
+      .map((cs) => cs.join(''));
+    fc.assert(
+      fc.property(text, text, (pad, value) => {
+        const name = `X${pad.replace(/[ \t]/g, '')}Y`;
+        const h = head(`GET / HTTP/1.1\r\n${pad}${name}${pad}:${pad}${value}${pad}`);
+        const expectedName = trimOws(`${pad}${name}${pad}`);
+        expect(h).toMatchObject({
+          request: {
+            rawHeaders: [expectedName, trimOws(`${pad}${value}${pad}`)],
+            headers: { [expectedName.toLowerCase()]: trimOws(`${pad}${value}${pad}`) },
+          },
+        });
+      }),
+    );
   });
 
   it('keeps HTTP/1.1 alive unless told to close, and closes HTTP/1.0 unless told to keep alive', () => {

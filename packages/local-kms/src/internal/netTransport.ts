@@ -35,8 +35,40 @@ function prefix(status: number, contentType: string): string {
 }
 
 /**
- * Lower-case header names as sent, so the SDK's dozen header names are lowered once per process, not
- * once per request. Bounded: names beyond the first 256 distinct ones are lowered each time.
+ * Header names the AWS SDK sends (already in lower case) and those the transport reads, by length:
+ * a name found here is matched in place and its constant used, so the common request lowers, slices and
+ * hashes no name at all.
+ */
+const KNOWN_NAMES: readonly (readonly string[] | undefined)[] = (() => {
+  const byLength: string[][] = [];
+  for (const n of [
+    'host',
+    'accept',
+    'expect',
+    'connection',
+    'user-agent',
+    'x-amz-date',
+    'content-type',
+    'x-amz-target',
+    'authorization',
+    'content-length',
+    'accept-encoding',
+    'amz-sdk-request',
+    'x-amz-user-agent',
+    'transfer-encoding',
+    'x-amz-content-sha256',
+    'x-amz-security-token',
+    'amz-sdk-invocation-id',
+  ]) {
+    (byLength[n.length] ??= []).push(n);
+  }
+  return byLength;
+})();
+
+/**
+ * Lower-case header names as sent, for names not in {@link KNOWN_NAMES}, so those are lowered once
+ * per process, not once per request. Bounded: names beyond the first 256 distinct ones are lowered
+ * each time.
  */
 const LOWER = new Map<string, string>();
 function lower(name: string): string {
@@ -48,11 +80,39 @@ function lower(name: string): string {
   return l;
 }
 
-/** Header values get optional whitespace trimmed (RFC 9110 §5.5). */
-function trimOws(s: string): string {
-  const a = s.charCodeAt(0);
-  const z = s.charCodeAt(s.length - 1);
-  return a === 32 || a === 9 || z === 32 || z === 9 ? s.trim() : s;
+/** The known name spelled exactly at `text[start, end)`, or `undefined`. */
+function knownName(text: string, start: number, end: number): string | undefined {
+  const candidates = KNOWN_NAMES[end - start];
+  if (candidates === undefined) return undefined;
+  for (const c of candidates) if (text.startsWith(c, start)) return c;
+  return undefined;
+}
+
+/** Optional whitespace (RFC 9110 §5.6.3): space or horizontal tab. */
+function isOws(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/** What `String.prototype.trim` removes, within latin1: tab to carriage return, space, no-break space. */
+function isTrimmed(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0;
+}
+
+/**
+ * Where `text[start, end)` begins and ends once trimmed as a header name or value: when it starts or
+ * ends with optional whitespace (RFC 9110 §5.5), everything `trim()` would remove goes at both ends.
+ * The end lands in `trimmedEnd`, so no pair is allocated per header.
+ */
+let trimmedEnd = 0;
+function trimmedStart(text: string, start: number, end: number): number {
+  let s = start;
+  let e = end;
+  if (s < e && (isOws(text.charCodeAt(s)) || isOws(text.charCodeAt(e - 1)))) {
+    while (s < e && isTrimmed(text.charCodeAt(s))) s++;
+    while (e > s && isTrimmed(text.charCodeAt(e - 1))) e--;
+  }
+  trimmedEnd = e;
+  return s;
 }
 
 function isDigits(s: string): boolean {
@@ -123,10 +183,16 @@ export function parseHead(
     if (next < 0) next = text.length;
     const colon = text.indexOf(':', pos);
     if (colon <= pos || colon > next) return new Rejected(400, 'Bad header line');
-    const name = trimOws(text.slice(pos, colon));
-    const value = trimOws(text.slice(colon + 1, next));
+    // Names and values are trimmed before they are sliced: one string per name and value.
+    const ns = trimmedStart(text, pos, colon);
+    const ne = trimmedEnd;
+    const vs = trimmedStart(text, colon + 1, next);
+    const ve = trimmedEnd;
+    const known = knownName(text, ns, ne);
+    const name = known ?? text.slice(ns, ne);
+    const value = text.slice(vs, ve);
     rawHeaders.push(name, value);
-    const key = lower(name);
+    const key = known ?? lower(name);
     const prev = headers[key];
     headers[key] = prev === undefined ? value : `${String(prev)}, ${value}`;
     pos = next + 2;

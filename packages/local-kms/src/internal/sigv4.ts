@@ -14,8 +14,29 @@ export function regionFromAuthorization(header: string | undefined): string | un
   if (header === undefined) return undefined;
   const start = header.indexOf('Credential=');
   if (start < 0) return undefined;
-  const end = header.indexOf(',', start);
-  const scope = header.slice(start + 11, end < 0 ? header.length : end).trim();
+  let end = header.indexOf(',', start);
+  if (end < 0) end = header.length;
+  const from = start + 11;
+  // A client signs every request with the same scope all day: compare it in place with the last one.
+  if (
+    lastScope !== undefined &&
+    end - from === lastScope.length &&
+    header.startsWith(lastScope, from)
+  ) {
+    return lastRegion;
+  }
+  const raw = header.slice(from, end);
+  const region = regionOfScope(raw.trim());
+  lastScope = raw;
+  lastRegion = region;
+  return region;
+}
+
+/** The credential scope last parsed by {@link regionFromAuthorization}, as sent, and its region. */
+let lastScope: string | undefined;
+let lastRegion: string | undefined;
+
+function regionOfScope(scope: string): string | undefined {
   // AKID / date / region / service / aws4_request
   const parts = scope.split('/');
   if (parts.length !== 5) return undefined;
