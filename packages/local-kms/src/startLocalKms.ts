@@ -7,13 +7,15 @@ import {
   KMS_OPERATIONS,
   resolveQuotas,
   type KeyInfo,
+  type QuotaCharge,
   type QuotaPool,
   type QuotasSetting,
 } from '@steadykms/core';
 import { KmsError, serialization, THROTTLE_MESSAGE } from './internal/errors.js';
-import { FaultInjector, type FaultsSetting } from './internal/faults.js';
+import { FaultInjector, type FaultDecision, type FaultsSetting } from './internal/faults.js';
 import { KeyStore, type Key } from './internal/KeyStore.js';
 import { HANDLERS } from './internal/operations/index.js';
+import type { Handler } from './internal/operations/shared.js';
 import { QuotaWindows, type Debit } from './internal/QuotaWindows.js';
 import {
   accessKeyIdFromAuthorization,
@@ -136,6 +138,11 @@ const INTERNAL_MESSAGE =
   'The request was rejected because an internal exception occurred. The request can be retried.';
 const TIMEOUT_MESSAGE =
   'The system timed out while trying to fulfill the request. The request can be retried.';
+type FaultKind = FaultDecision['kind'];
+const NO_DEBITS: readonly Debit[] = [];
+const throttled = (): KmsError => new KmsError('ThrottlingException', THROTTLE_MESSAGE);
+const internal = (): KmsError => new KmsError('KMSInternalException', INTERNAL_MESSAGE, 500);
+const timedOut = (): KmsError => new KmsError('DependencyTimeoutException', TIMEOUT_MESSAGE, 503);
 
 const KMS_TYPE = 'application/x-amz-json-1.1';
 
@@ -393,15 +400,17 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
     }
     const keyArn = key?.arn;
     const requestId = randomUUID();
-    /** Sends an error and, when auditing, records it. */
-    const fail = (e: KmsError): void => {
-      sendError(res, e, requestId);
-      if (audit !== undefined) trail(req, op, region, input, keyArn, requestId, e);
-    };
     const handler = HANDLERS[op];
     if (handler === undefined) {
       stats.record(op, region, NO_POOLS, 'error');
       fail(
+        req,
+        res,
+        op,
+        region,
+        input,
+        keyArn,
+        requestId,
         new KmsError('UnsupportedOperationException', `local-kms does not implement ${op} yet.`),
       );
       return;
@@ -413,70 +422,112 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
     const classification = classifyOperation(op, input, region, keyInfo);
     const charges = classification.charges;
     const now = clock.now();
-    const hotKey: Debit[] =
+    const hotKey: Debit | undefined =
       hotKeyRps !== undefined && keyArn !== undefined && STATE_CHANGES.has(op)
-        ? [{ pool: HOT_KEY_POOL, region: keyArn, cost: 1 }]
-        : [];
-    const debits = quotasOn ? (hotKey.length === 0 ? charges : [...charges, ...hotKey]) : hotKey;
+        ? { pool: HOT_KEY_POOL, region: keyArn, cost: 1 }
+        : undefined;
+    const debits: readonly Debit[] = quotasOn
+      ? hotKey === undefined
+        ? charges
+        : [...charges, hotKey]
+      : hotKey === undefined
+        ? NO_DEBITS
+        : [hotKey];
     if (debits.length > 0 && windows.tryAcquire(debits, now) !== undefined) {
       stats.record(op, region, charges, 'throttled');
-      fail(new KmsError('ThrottlingException', THROTTLE_MESSAGE));
+      fail(req, res, op, region, input, keyArn, requestId, throttled());
       return;
     }
     const fault = faults.decide(op);
-    const run = (): void => {
-      if (fault.kind === 'internal') {
-        stats.record(op, region, charges, 'faulted');
-        fail(new KmsError('KMSInternalException', INTERNAL_MESSAGE, 500));
-        return;
-      }
-      if (fault.kind === 'timeout') {
-        stats.record(op, region, charges, 'faulted');
-        fail(new KmsError('DependencyTimeoutException', TIMEOUT_MESSAGE, 503));
-        return;
-      }
-      if (fault.kind === 'reset') {
-        stats.record(op, region, charges, 'faulted');
-        res.reset();
-        return;
-      }
-      let outcome: Outcome = 'accepted';
-      try {
-        // Automatic rotations come due with the clock; control-plane calls (and a timer) apply them,
-        // so the crypto hot path never writes to disk.
-        if (classification.kind === 'control') store.rotateDue();
-        const cks = key?.stored.customKeyStoreId;
-        if (cks !== undefined && classification.kind === 'crypto') {
-          // A key in a disconnected custom key store is Unavailable, as in KMS.
-          if (store.store(region, cks)?.state !== 'CONNECTED') {
-            throw new KmsError('KMSInvalidStateException', `${key?.arn ?? ''} is unavailable.`);
-          }
-        }
-        if (options.strict !== undefined && keyArn !== undefined) {
-          const denied = checkAccess(req, op, region, keyArn, input);
-          if (denied !== undefined) throw denied;
-        }
-        const out = handler({ store, region, now: clock.now() }, input);
-        res.send(200, KMS_TYPE, JSON.stringify(out), requestId);
-        if (audit !== undefined) trail(req, op, region, input, keyArn, requestId, undefined);
-      } catch (e) {
-        outcome = 'error';
-        if (e instanceof KmsError) fail(e);
-        else {
-          // A bug in local-kms, not an injected fault: say so loudly.
-          console.error('local-kms: internal error in', op, e);
-          fail(new KmsError('KMSInternalException', INTERNAL_MESSAGE, 500));
-        }
-      }
-      stats.record(op, region, charges, outcome);
-    };
+    const kind = classification.kind;
     if (fault.delayMs > 0) {
       const t = setTimeout(() => {
         timers.delete(t);
-        if (!res.done) run();
+        if (!res.done) {
+          answer(req, res, op, region, input, key, requestId, kind, charges, fault.kind, handler);
+        }
       }, fault.delayMs);
       timers.add(t);
-    } else run();
+    } else answer(req, res, op, region, input, key, requestId, kind, charges, fault.kind, handler);
+  }
+
+  /** Sends an error and, when auditing, records it. */
+  function fail(
+    req: KmsRequest,
+    res: Reply,
+    op: string,
+    region: string,
+    input: Input,
+    keyArn: string | undefined,
+    requestId: string,
+    e: KmsError,
+  ): void {
+    sendError(res, e, requestId);
+    if (audit !== undefined) trail(req, op, region, input, keyArn, requestId, e);
+  }
+
+  /**
+   * Answers an admitted call: its injected fault, or its handler's result. A plain function of its
+   * arguments rather than a closure per request, so the common call allocates no function or context.
+   */
+  function answer(
+    req: KmsRequest,
+    res: Reply,
+    op: string,
+    region: string,
+    input: Input,
+    key: Key | undefined,
+    requestId: string,
+    kind: 'crypto' | 'control',
+    charges: readonly QuotaCharge[],
+    fault: FaultKind,
+    handler: Handler,
+  ): void {
+    const keyArn = key?.arn;
+    if (fault === 'internal') {
+      stats.record(op, region, charges, 'faulted');
+      fail(req, res, op, region, input, keyArn, requestId, internal());
+      return;
+    }
+    if (fault === 'timeout') {
+      stats.record(op, region, charges, 'faulted');
+      fail(req, res, op, region, input, keyArn, requestId, timedOut());
+      return;
+    }
+    if (fault === 'reset') {
+      stats.record(op, region, charges, 'faulted');
+      res.reset();
+      return;
+    }
+    let outcome: Outcome = 'accepted';
+    try {
+      // Automatic rotations come due with the clock; control-plane calls (and a timer) apply them,
+      // so the crypto hot path never writes to disk.
+      if (kind === 'control') store.rotateDue();
+      const cks = key?.stored.customKeyStoreId;
+      if (cks !== undefined && kind === 'crypto') {
+        // A key in a disconnected custom key store is Unavailable, as in KMS.
+        if (store.store(region, cks)?.state !== 'CONNECTED') {
+          throw new KmsError('KMSInvalidStateException', `${key?.arn ?? ''} is unavailable.`);
+        }
+      }
+      if (options.strict !== undefined && keyArn !== undefined) {
+        const denied = checkAccess(req, op, region, keyArn, input);
+        if (denied !== undefined) throw denied;
+      }
+      const out = handler({ store, region, now: clock.now() }, input);
+      res.send(200, KMS_TYPE, JSON.stringify(out), requestId);
+      if (audit !== undefined) trail(req, op, region, input, keyArn, requestId, undefined);
+    } catch (e) {
+      outcome = 'error';
+      if (e instanceof KmsError) fail(req, res, op, region, input, keyArn, requestId, e);
+      else {
+        // A bug in local-kms, not an injected fault: say so loudly.
+        console.error('local-kms: internal error in', op, e);
+        fail(req, res, op, region, input, keyArn, requestId, internal());
+      }
+    }
+    stats.record(op, region, charges, outcome);
   }
 
   /** Every request of either transport, its body read: admin routes, then the KMS protocol. */

@@ -159,7 +159,8 @@ export class KeyStore {
    * `NotFoundException` when nothing in this region matches.
    */
   resolve(region: string, ref: string, aliases = true): Key {
-    if (KEY_ID.test(ref)) {
+    // A stored key's id always has the KEY_ID shape, so a hit skips the regular expression.
+    if (this.#regions.get(region)?.keys.has(ref) === true || KEY_ID.test(ref)) {
       const key = this.byId(region, ref);
       if (key === undefined) throw keyNotFound(this.keyArn(region, ref));
       return key;

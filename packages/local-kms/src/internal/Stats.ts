@@ -52,6 +52,11 @@ export class StatsRecorder {
   #byPool = new Map<string, Counts>();
   #byRegion = new Map<string, Counts>();
   #byRegionPool = new Map<string, Counts>();
+  /**
+   * The same counters as `#byRegionPool`, found by region then pool, so a request builds no
+   * `<region>/<pool>` string; `#byRegionPool` keeps the order they first appeared in.
+   */
+  #regionPools = new Map<string, Map<string, Counts>>();
 
   record(
     operation: string,
@@ -62,9 +67,26 @@ export class StatsRecorder {
     add(this.#total, outcome);
     bump(this.#byOperation, operation, outcome);
     bump(this.#byRegion, region, outcome);
-    for (const p of pools) {
+    for (let i = 0; i < pools.length; i++) {
+      const p = pools[i]!;
       bump(this.#byPool, p.pool, outcome);
-      bump(this.#byRegionPool, `${p.region}/${p.pool}`, outcome);
+      let inRegion = this.#regionPools.get(p.region);
+      if (inRegion === undefined) {
+        inRegion = new Map();
+        this.#regionPools.set(p.region, inRegion);
+      }
+      let c = inRegion.get(p.pool);
+      if (c === undefined) {
+        // Another (region, pool) pair may spell the same key ('a/b' + 'c', 'a' + 'b/c'): share it.
+        const key = `${p.region}/${p.pool}`;
+        c = this.#byRegionPool.get(key);
+        if (c === undefined) {
+          c = zero();
+          this.#byRegionPool.set(key, c);
+        }
+        inRegion.set(p.pool, c);
+      }
+      add(c, outcome);
     }
   }
 
@@ -86,5 +108,6 @@ export class StatsRecorder {
     this.#byPool.clear();
     this.#byRegion.clear();
     this.#byRegionPool.clear();
+    this.#regionPools.clear();
   }
 }
