@@ -13,7 +13,7 @@ import {
 } from '../internal/DecryptSession.js';
 import { wrapUnexpected } from '../decrypt.js';
 import { resolveParallel, type ParallelStreamOptions } from '../internal/parallelFrames.js';
-import { DEFER_FROM_BYTES, FramedBodyReader } from './streamFramedBody.js';
+import { FramedBodyReader } from './streamFramedBody.js';
 
 /** Options of {@link decryptStream}. */
 export interface DecryptStreamOptions extends DecryptOptionsBase, ParallelStreamOptions {
@@ -63,18 +63,6 @@ export class DecryptTransform extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
-    if (chunk.length < DEFER_FROM_BYTES) return this.#transformNow(chunk, callback);
-    // A large chunk is decrypted on the next turn of the event loop rather than inside the source's
-    // `write`: by then the source has already started its next read (a file stream's thread-pool read, a
-    // socket's), so reading and decrypting overlap instead of taking turns.
-    setImmediate(this.#deferred, chunk, callback);
-  }
-
-  readonly #deferred = (chunk: Buffer, callback: TransformCallback): void => {
-    if (!this.destroyed) this.#transformNow(chunk, callback);
-  };
-
-  #transformNow(chunk: Buffer, callback: TransformCallback): void {
     if (this.#reader) {
       this.#reader.write(chunk, (e) => callback(e ? (wrapUnexpected(e) as Error) : null));
       return;

@@ -16,7 +16,6 @@ import {
   type EncryptSession,
 } from '../internal/EncryptSession.js';
 import { formatError } from '../errors.js';
-import { DEFER_FROM_BYTES } from './streamFramedBody.js';
 
 /** Options of {@link encryptStream}. */
 export interface EncryptStreamOptions extends EncryptOptionsBase, ParallelStreamOptions {
@@ -159,15 +158,8 @@ class EncryptTransform extends Transform {
   ): void {
     const b = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     this.#seen += b.length;
-    if (b.length < DEFER_FROM_BYTES) return this.#feed(b, 0, callback);
-    // As in the decrypt stream: a large chunk is sealed on the next turn of the event loop, once the
-    // source's next read is on its way, so reading and encrypting overlap.
-    setImmediate(this.#deferred, b, callback);
+    this.#feed(b, 0, callback);
   }
-
-  readonly #deferred = (chunk: Buffer, callback: TransformCallback): void => {
-    if (!this.destroyed) this.#feed(chunk, 0, callback);
-  };
 
   /** Copies plaintext into frame slots from `p` on, handing off each batch that fills. */
   #feed(chunk: Buffer, p: number, callback: TransformCallback): void {

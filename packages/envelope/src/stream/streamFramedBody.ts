@@ -12,13 +12,6 @@ import { badSignature } from '../internal/DecryptSession.js';
 
 const cryptoFns: FrameCrypto = { createCipheriv, createDecipheriv };
 
-/**
- * The encrypt and decrypt streams handle a chunk of this size or more one event-loop turn after it is
- * written, so that the source's next read overlaps its encryption; a smaller one costs too little for
- * the turn to pay off.
- */
-export const DEFER_FROM_BYTES = 16 * 1024;
-
 /** Most batches in flight per worker thread. */
 const IN_FLIGHT_PER_THREAD = 2;
 
