@@ -1,6 +1,5 @@
 import { createDecipheriv, type KeyObject } from 'node:crypto';
-import { gcmSealInto } from './gcmSeal.js';
-import { fillRandom } from './randomPool.js';
+import { gcmSeal } from './gcmSeal.js';
 
 /**
  * The ciphertext blob local-kms hands out for symmetric keys.
@@ -93,13 +92,12 @@ export function sealBlob(
   const out = Buffer.allocUnsafe(HEADER_LENGTH + IV_LENGTH + plaintext.length + TAG_LENGTH);
   out.set(idHeader(keyId), 0);
   out.writeUInt32BE(version, 18);
-  fillRandom(out, HEADER_LENGTH, IV_LENGTH);
   const ctx = encodeContext(context);
   if (ctx === undefined) {
-    gcmSealInto(material, out, HEADER_LENGTH, out, 0, HEADER_LENGTH, plaintext, 34);
+    gcmSeal(material, out, HEADER_LENGTH, out, 0, HEADER_LENGTH, plaintext, 34);
   } else {
     const aad = Buffer.concat([out.subarray(0, HEADER_LENGTH), ctx]);
-    gcmSealInto(material, out, HEADER_LENGTH, aad, 0, aad.length, plaintext, 34);
+    gcmSeal(material, out, HEADER_LENGTH, aad, 0, aad.length, plaintext, 34);
   }
   return out;
 }

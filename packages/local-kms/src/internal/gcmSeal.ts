@@ -1,4 +1,5 @@
 import { createCipheriv, type Cipher, type KeyObject } from 'node:crypto';
+import { fillRandom } from './randomPool.js';
 
 /**
  * AES-256-GCM encryption (NIST SP 800-38D, 96-bit IV, 128-bit tag) from one AES-256-ECB context kept
@@ -7,8 +8,10 @@ import { createCipheriv, type Cipher, type KeyObject } from 'node:crypto';
  * Why: node:crypto has no one-shot AEAD, and a fresh GCM cipher costs 8-11 µs per blob on this project's
  * VM (OpenSSL fetches the algorithm and expands the key each time, and the JS `Cipheriv` is a stream).
  * Every GenerateDataKey and Encrypt seals one blob, so that was the largest single item of local-kms's
- * per-request CPU. Here a blob costs one `update()` on a cipher that already exists (the key stream:
- * E(J0) for the tag, then the counter blocks) and a few GHASH block multiplications with 4-bit tables.
+ * per-request CPU. Here the key stream (E(J0) for the tag, then the counter blocks) comes from a cipher
+ * that already exists, and GHASH is a few block multiplications with 4-bit tables. For plaintexts of up
+ * to 32 bytes (every data key of AES_128 or AES_256) the IVs are drawn ahead and their key streams
+ * computed in batches of up to 64 in one `update()`, so such a seal makes no native call at all.
  *
  * Trade-off: the GHASH tables are indexed by data, so unlike OpenSSL's carry-less-multiply code this is
  * not constant-time with respect to the hash key H. local-kms is a test server for local use whose key
@@ -21,9 +24,25 @@ interface GcmKey {
   readonly ecb: Cipher;
   /** M[i] = i·H for the 16 nibble values i, as four big-endian 32-bit words each (64 words). */
   readonly table: Int32Array;
+  /** IVs drawn ahead for short plaintexts, 12 bytes each; each is zeroed once used. */
+  ivs: Buffer;
+  /** Their key streams, {@link SHORT_BLOCKS} blocks each: E(J0), E(inc32(J0)), E(inc32²(J0)). */
+  stream: Buffer;
+  /** How many of the batch were used. */
+  used: number;
 }
 
+/** Plaintexts up to this many bytes take a pre-computed key stream (J0 plus two counter blocks). */
+const SHORT_PLAINTEXT = 32;
+const SHORT_BLOCKS = 3;
+/**
+ * The largest batch: a key that keeps sealing draws 64 IVs and 192 counter blocks at a time (3.75 KiB
+ * held per key). Batches start at 4 and double, so a key sealed once in a while holds little.
+ */
+const MAX_BATCH = 64;
+
 const KEYS = new WeakMap<KeyObject, GcmKey>();
+const EMPTY = Buffer.alloc(0);
 
 /** The reduction constants of the 4-bit GHASH method (Shoup), already in the top word's position. */
 const LAST4 = Int32Array.from(
@@ -61,7 +80,7 @@ function gcmKey(material: KeyObject): GcmKey {
       for (let w = 0; w < 4; w++) table[(i + j) * 4 + w] = table[i * 4 + w]! ^ table[j * 4 + w]!;
     }
   }
-  k = { ecb, table };
+  k = { ecb, table, ivs: EMPTY, stream: EMPTY, used: 0 };
   KEYS.set(material, k);
   return k;
 }
@@ -139,19 +158,42 @@ function absorb(m: Int32Array, b: Buffer, start: number, end: number): void {
   }
 }
 
-/**
- * Counter-block buffers by block count (J0 plus one per 16 bytes of plaintext), reused so a seal
- * allocates no view for them; up to 1 KiB of plaintext (a data key of any size KMS allows).
- */
-const COUNTERS: Buffer[] = [];
-const MAX_CACHED_BLOCKS = 65;
+/** Writes the counter blocks J0 = IV || 1, inc32(J0)... for the IV at `iv[ivAt]` into `into[at]`. */
+function writeCounters(iv: Buffer, ivAt: number, into: Buffer, at: number, blocks: number): void {
+  const iv0 = iv.readInt32BE(ivAt);
+  const iv1 = iv.readInt32BE(ivAt + 4);
+  const iv2 = iv.readInt32BE(ivAt + 8);
+  // A 96-bit IV never carries out of the counter word.
+  for (let i = 0; i < blocks; i++) {
+    const b = at + i * 16;
+    into.writeInt32BE(iv0, b);
+    into.writeInt32BE(iv1, b + 4);
+    into.writeInt32BE(iv2, b + 8);
+    into.writeUInt32BE(i + 1, b + 12);
+  }
+}
+
+/** Draws the next batch of IVs for short plaintexts and computes their key streams in one call. */
+function refill(k: GcmKey): void {
+  const n = k.ivs.length === 0 ? 4 : Math.min(MAX_BATCH, (k.ivs.length / 12) * 2);
+  const ivs = Buffer.allocUnsafeSlow(n * 12);
+  fillRandom(ivs, 0, ivs.length);
+  const counters = Buffer.allocUnsafe(n * SHORT_BLOCKS * 16);
+  for (let i = 0; i < n; i++)
+    writeCounters(ivs, i * 12, counters, i * SHORT_BLOCKS * 16, SHORT_BLOCKS);
+  k.stream.fill(0);
+  k.ivs = ivs;
+  k.stream = k.ecb.update(counters);
+  k.used = 0;
+}
 
 /**
- * AES-256-GCM-encrypts `plaintext` under `material` with the 12-byte IV at `out[ivAt, ivAt + 12)` and
- * the additional data `aad[aadStart, aadEnd)`; writes the ciphertext at `out[at]` and the 16-byte tag
- * right after it. `out` may hold the AAD itself (it is read before anything is written).
+ * AES-256-GCM-encrypts `plaintext` under `material` with a fresh random 12-byte IV, which it writes
+ * at `out[ivAt, ivAt + 12)`, and the additional data `aad[aadStart, aadEnd)`; writes the ciphertext at
+ * `out[at]` and the 16-byte tag right after it. `out` may hold the AAD itself, outside the IV, the
+ * ciphertext and the tag.
  */
-export function gcmSealInto(
+export function gcmSeal(
   material: KeyObject,
   out: Buffer,
   ivAt: number,
@@ -161,37 +203,38 @@ export function gcmSealInto(
   plaintext: Buffer,
   at: number,
 ): void {
-  const { ecb, table } = gcmKey(material);
+  const k = gcmKey(material);
   const n = plaintext.length;
-  const blocks = 1 + Math.ceil(n / 16);
-  let counters = COUNTERS[blocks];
-  if (counters === undefined) {
-    counters = Buffer.alloc(blocks * 16);
-    if (blocks <= MAX_CACHED_BLOCKS) COUNTERS[blocks] = counters;
+  let stream: Buffer;
+  let s: number;
+  if (n <= SHORT_PLAINTEXT) {
+    if (k.used * 12 === k.ivs.length) refill(k);
+    const i = k.used++;
+    k.ivs.copy(out, ivAt, i * 12, i * 12 + 12);
+    k.ivs.fill(0, i * 12, i * 12 + 12);
+    stream = k.stream;
+    s = i * SHORT_BLOCKS * 16;
+  } else {
+    fillRandom(out, ivAt, 12);
+    const blocks = 1 + Math.ceil(n / 16);
+    const counters = Buffer.allocUnsafe(blocks * 16);
+    writeCounters(out, ivAt, counters, 0, blocks);
+    stream = k.ecb.update(counters);
+    s = 0;
   }
-  // J0 = IV || 1, then inc32(J0), inc32^2(J0)... (a 96-bit IV never carries out of the counter word).
-  const iv0 = out.readInt32BE(ivAt);
-  const iv1 = out.readInt32BE(ivAt + 4);
-  const iv2 = out.readInt32BE(ivAt + 8);
-  for (let i = 0; i < blocks; i++) {
-    counters.writeInt32BE(iv0, i * 16);
-    counters.writeInt32BE(iv1, i * 16 + 4);
-    counters.writeInt32BE(iv2, i * 16 + 8);
-    counters.writeUInt32BE(i + 1, i * 16 + 12);
-  }
-  const stream = ecb.update(counters);
-  for (let i = 0; i < n; i++) out[at + i] = plaintext[i]! ^ stream[16 + i]!;
+  for (let i = 0; i < n; i++) out[at + i] = plaintext[i]! ^ stream[s + 16 + i]!;
   y0 = y1 = y2 = y3 = 0;
-  absorb(table, aad, aadStart, aadEnd);
-  absorb(table, out, at, at + n);
+  absorb(k.table, aad, aadStart, aadEnd);
+  absorb(k.table, out, at, at + n);
   // The length block: bit lengths of A and C, 64 bits each (both fit in 32 bits here).
   y1 ^= (aadEnd - aadStart) * 8;
   y3 ^= n * 8;
-  multiplyH(table);
+  multiplyH(k.table);
   const t = at + n;
-  out.writeInt32BE(y0 ^ stream.readInt32BE(0), t);
-  out.writeInt32BE(y1 ^ stream.readInt32BE(4), t + 4);
-  out.writeInt32BE(y2 ^ stream.readInt32BE(8), t + 8);
-  out.writeInt32BE(y3 ^ stream.readInt32BE(12), t + 12);
-  stream.fill(0);
+  out.writeInt32BE(y0 ^ stream.readInt32BE(s), t);
+  out.writeInt32BE(y1 ^ stream.readInt32BE(s + 4), t + 4);
+  out.writeInt32BE(y2 ^ stream.readInt32BE(s + 8), t + 8);
+  out.writeInt32BE(y3 ^ stream.readInt32BE(s + 12), t + 12);
+  // A used key stream is worth nothing to keep.
+  stream.fill(0, s, s + 16 + n);
 }
