@@ -2,7 +2,10 @@
 // Built packages only: run `pnpm build` first.
 //
 // Cases (issue 5), one core, raw AES keyring, 4 KiB messages, encryption context of one pair:
-//   msg/s   0x0478 and 0x0578, encrypt and decrypt, one message at a time (await in a loop).
+//   msg/s   0x0478 and 0x0578, encrypt and decrypt, one message at a time (await in a loop). Decrypt cycles
+//           through 300 distinct messages (for 0x0578 each has its own signing key, more than steadykms's
+//           256 cached verification keys); one more 0x0578 row decrypts 300 messages written through each
+//           library's caching materials manager, which share one signing key.
 //   stream  256 MiB generated on the fly, 4 KiB frames, 0x0478 and 0x0578: encrypt MB/s (output discarded) and
 //           decrypt MB/s (of a 256 MiB message read from a temp file), peak RSS growth. Each stream case runs
 //           in its own child process so RSS is its own.
@@ -77,6 +80,7 @@ function libs() {
   });
   const esdk = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
   return {
+    keyrings: { steadykms: ours, esdk: theirs },
     steadykms: {
       encrypt: async (pt, suite) =>
         (await encrypt(pt, { keyring: ours, suite, encryptionContext: CONTEXT })).ciphertext,
@@ -116,31 +120,95 @@ async function rate(fn) {
   return n / ((performance.now() - t0) / 1000);
 }
 
+/** Messages a decrypt case cycles through: more than steadykms keeps verification keys for (256). */
+const DISTINCT = 300;
+
+/** `count` messages of 4 KiB, each encrypted on its own (so, for 0x0578, each under its own signing key). */
+async function messages(lib, suite, count) {
+  const out = [];
+  for (let i = 0; i < count; i++) out.push(await lib.encrypt(randomBytes(4096), suite));
+  return out;
+}
+
+/**
+ * `count` messages of 4 KiB written through each library's caching materials manager over the same raw
+ * AES keyring (1,000 messages per cached data key): signed messages that share one signing key, as a
+ * batch job that caches materials writes them.
+ */
+async function cachedMessages(name, count) {
+  const L = libs();
+  const out = [];
+  if (name === 'steadykms') {
+    const materialsManager = new CachingMaterialsManager({
+      keyring: L.keyrings.steadykms,
+      maxAgeMs: 300_000,
+      maxMessagesEncrypted: 1_000,
+    });
+    for (let i = 0; i < count; i++)
+      out.push(
+        (
+          await encrypt(randomBytes(4096), {
+            materialsManager,
+            suite: 0x0578,
+            encryptionContext: CONTEXT,
+          })
+        ).ciphertext,
+      );
+    materialsManager.close();
+  } else {
+    const cmm = new NodeCachingMaterialsManager({
+      backingMaterials: L.keyrings.esdk,
+      cache: getLocalCryptographicMaterialsCache(1_000),
+      maxAge: 300_000,
+      maxMessagesEncrypted: 1_000,
+    });
+    const esdk = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
+    for (let i = 0; i < count; i++)
+      out.push(
+        (
+          await esdk.encrypt(cmm, randomBytes(4096), {
+            suiteId: ESDK_SUITES[0x0578],
+            encryptionContext: CONTEXT,
+          })
+        ).result,
+      );
+  }
+  return out;
+}
+
 async function messageCases() {
   const L = libs();
   const pt = randomBytes(4096);
   const rows = [];
-  for (const suite of [0x0478, 0x0578]) {
-    for (const op of ['encrypt', 'decrypt']) {
-      const r = { steadykms: [], esdk: [] };
-      for (let run = 0; run < RUNS; run++) {
-        // Interleave the libraries so load changes hit both alike.
-        for (const name of ['steadykms', 'esdk']) {
-          const lib = L[name];
-          const ct = await lib.encrypt(pt, suite);
-          r[name].push(
-            await rate(op === 'encrypt' ? () => lib.encrypt(pt, suite) : () => lib.decrypt(ct)),
-          );
-        }
+  const row = async (label, make, op) => {
+    const r = { steadykms: [], esdk: [] };
+    const input = {};
+    for (const name of ['steadykms', 'esdk']) input[name] = await make(name);
+    for (let run = 0; run < RUNS; run++) {
+      // Interleave the libraries so load changes hit both alike.
+      for (const name of ['steadykms', 'esdk']) {
+        const lib = L[name];
+        const cts = input[name];
+        let i = 0;
+        r[name].push(await rate(op ? () => op(lib) : () => lib.decrypt(cts[i++ % cts.length])));
       }
-      rows.push([
-        `0x0${suite.toString(16)} ${op}, 4 KiB, msg/s`,
-        median(r.steadykms),
-        median(r.esdk),
-        r,
-      ]);
     }
+    rows.push([label, median(r.steadykms), median(r.esdk), r]);
+  };
+  for (const suite of [0x0478, 0x0578]) {
+    const hex = `0x0${suite.toString(16)}`;
+    await row(
+      `${hex} encrypt, 4 KiB, msg/s`,
+      async () => [],
+      (lib) => lib.encrypt(pt, suite),
+    );
+    await row(`${hex} decrypt, 4 KiB, ${DISTINCT} distinct messages, msg/s`, (name) =>
+      messages(L[name], suite, DISTINCT),
+    );
   }
+  await row(`0x0578 decrypt, 4 KiB, ${DISTINCT} messages under cached materials, msg/s`, (name) =>
+    cachedMessages(name, DISTINCT),
+  );
   return rows;
 }
 
