@@ -313,7 +313,8 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
   rotationTimer.unref();
 
   function handle(req: KmsRequest, res: Reply, body: Buffer): void {
-    const target = req.headers['x-amz-target'];
+    const hot = req.hot;
+    const target = hot === undefined ? req.headers['x-amz-target'] : hot.target;
     let op = 'unknown';
     if (typeof target !== 'string' || !target.startsWith(TARGET_PREFIX)) {
       stats.record(op, 'unknown', NO_POOLS, 'error');
@@ -345,7 +346,7 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
         return;
       }
     }
-    const auth = req.headers.authorization;
+    const auth = hot === undefined ? req.headers.authorization : hot.authorization;
     const region = regionFromAuthorization(auth);
     if (region === undefined) {
       stats.record(op, 'unknown', NO_POOLS, 'error');

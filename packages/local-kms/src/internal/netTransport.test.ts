@@ -121,6 +121,19 @@ describe('parseHead', () => {
     );
   });
 
+  it('reads X-Amz-Target and Authorization as headers would give them, without building headers', () => {
+    const h = head(
+      'POST / HTTP/1.1\r\nx-amz-target: A\r\nAuthorization:  x y \r\nX-Amz-Target: B\r\nContent-Length: 0',
+    );
+    if (!('request' in h)) throw new Error('rejected');
+    expect(h.request.hot).toMatchObject({ target: 'A, B', authorization: 'x y' });
+    expect(h.request.hot?.target).toBe(h.request.headers['x-amz-target']);
+    expect(h.request.hot?.authorization).toBe(h.request.headers.authorization);
+    expect(head('POST / HTTP/1.1\r\nContent-Length: 0')).toMatchObject({
+      request: { hot: { target: undefined, authorization: undefined } },
+    });
+  });
+
   it('keeps HTTP/1.1 alive unless told to close, and closes HTTP/1.0 unless told to keep alive', () => {
     expect(head('GET / HTTP/1.1\r\nConnection: Close')).toMatchObject({ close: true });
     expect(head('GET / HTTP/1.0')).toMatchObject({ close: true });

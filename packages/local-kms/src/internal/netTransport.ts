@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
-import type { KmsRequest, Reply } from './transport.js';
+import type { HotHeaders, KmsRequest, Reply } from './transport.js';
 
 /** The largest header block accepted, as node:http's default. */
 export const MAX_HEADER_BYTES = 16 * 1024;
@@ -124,6 +124,71 @@ function isDigits(s: string): boolean {
   return true;
 }
 
+/** The trimmed value at `text[start, end)`, after `prev` as `headers` joins a repeated name. */
+function joined(prev: string | undefined, text: string, start: number, end: number): string {
+  const value = text.slice(trimmedStart(text, start, end), trimmedEnd);
+  return prev === undefined ? value : `${prev}, ${value}`;
+}
+
+/**
+ * A request of the net transport. `headers` and `rawHeaders` are built from the header block on first
+ * use: the common KMS call only needs X-Amz-Target and Authorization, which the parser reads as it
+ * checks the block ({@link HotHeaders}), so it slices two values instead of two dozen names and
+ * values and builds no header object.
+ */
+class NetRequest implements KmsRequest, HotHeaders {
+  readonly hot: HotHeaders = this;
+  target: string | undefined = undefined;
+  authorization: string | undefined = undefined;
+  #headers: IncomingHttpHeaders | undefined;
+  #rawHeaders: string[] | undefined;
+
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    readonly socket: KmsRequest['socket'],
+    /** The header block, already checked by parseHead, and where its first header line starts. */
+    private readonly text: string,
+    private readonly from: number,
+  ) {}
+
+  get headers(): IncomingHttpHeaders {
+    if (this.#headers === undefined) this.#build();
+    return this.#headers!;
+  }
+
+  get rawHeaders(): string[] {
+    if (this.#rawHeaders === undefined) this.#build();
+    return this.#rawHeaders!;
+  }
+
+  /** Lower-case names with repeated ones joined by ", ", and the names and values as sent. */
+  #build(): void {
+    const text = this.text;
+    const headers: IncomingHttpHeaders = {};
+    const rawHeaders: string[] = [];
+    let pos = this.from;
+    while (pos < text.length) {
+      let next = text.indexOf('\r\n', pos);
+      if (next < 0) next = text.length;
+      const colon = text.indexOf(':', pos);
+      const ns = trimmedStart(text, pos, colon);
+      const ne = trimmedEnd;
+      const vs = trimmedStart(text, colon + 1, next);
+      const value = text.slice(vs, trimmedEnd);
+      const known = knownName(text, ns, ne);
+      const name = known ?? text.slice(ns, ne);
+      rawHeaders.push(name, value);
+      const key = known ?? lower(name);
+      const prev = headers[key];
+      headers[key] = prev === undefined ? value : `${String(prev)}, ${value}`;
+      pos = next + 2;
+    }
+    this.#headers = headers;
+    this.#rawHeaders = rawHeaders;
+  }
+}
+
 /** A parse failure: the status and message the connection is closed with. */
 class Rejected {
   constructor(
@@ -175,32 +240,48 @@ export function parseHead(
   if (url.includes(' ')) return new Rejected(400, 'Bad request line');
   const http10 = text.charCodeAt(eol - 1) === 48;
 
-  const headers: IncomingHttpHeaders = {};
-  const rawHeaders: string[] = [];
+  const request = new NetRequest(method, url, socket, text, eol + 2);
+  // Only the headers the transport and the handler's hot path read are sliced here; `headers` and
+  // `rawHeaders` are built from the same text if something asks for them.
+  let transferEncoding: string | undefined;
+  let cl: string | undefined;
+  let connection: string | undefined;
+  let expect: string | undefined;
   let pos = eol + 2;
   while (pos < text.length) {
     let next = text.indexOf('\r\n', pos);
     if (next < 0) next = text.length;
     const colon = text.indexOf(':', pos);
     if (colon <= pos || colon > next) return new Rejected(400, 'Bad header line');
-    // Names and values are trimmed before they are sliced: one string per name and value.
     const ns = trimmedStart(text, pos, colon);
-    const ne = trimmedEnd;
-    const vs = trimmedStart(text, colon + 1, next);
-    const ve = trimmedEnd;
-    const known = knownName(text, ns, ne);
-    const name = known ?? text.slice(ns, ne);
-    const value = text.slice(vs, ve);
-    rawHeaders.push(name, value);
-    const key = known ?? lower(name);
-    const prev = headers[key];
-    headers[key] = prev === undefined ? value : `${String(prev)}, ${value}`;
+    const key = knownName(text, ns, trimmedEnd) ?? lower(text.slice(ns, trimmedEnd));
+    switch (key) {
+      case 'x-amz-target':
+        request.target = joined(request.target, text, colon + 1, next);
+        break;
+      case 'authorization':
+        request.authorization = joined(request.authorization, text, colon + 1, next);
+        break;
+      case 'content-length':
+        cl = joined(cl, text, colon + 1, next);
+        break;
+      case 'transfer-encoding':
+        transferEncoding = joined(transferEncoding, text, colon + 1, next);
+        break;
+      case 'connection':
+        connection = joined(connection, text, colon + 1, next);
+        break;
+      case 'expect':
+        expect = joined(expect, text, colon + 1, next);
+        break;
+      default:
+        break;
+    }
     pos = next + 2;
   }
-  if (headers['transfer-encoding'] !== undefined) {
+  if (transferEncoding !== undefined) {
     return new Rejected(411, 'Transfer-Encoding is not supported; send Content-Length');
   }
-  const cl = headers['content-length'];
   let length = 0;
   if (cl === undefined) {
     if (method === 'POST') return new Rejected(400, 'Content-Length is required');
@@ -209,15 +290,13 @@ export function parseHead(
     length = Number(cl);
   }
   if (length > maxBody) return new Rejected(413, 'Request body is too large');
-  const connection = headers['connection'];
   const close =
     connection === undefined
       ? http10
       : connection.toLowerCase().includes('close') ||
         (http10 && !connection.toLowerCase().includes('keep-alive'));
-  const expect = headers['expect'];
   return {
-    request: { method, url, headers, rawHeaders, socket },
+    request,
     bodyStart: end + 4,
     length,
     close,

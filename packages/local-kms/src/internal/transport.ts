@@ -11,6 +11,17 @@ export interface KmsRequest {
   readonly headers: IncomingHttpHeaders;
   readonly rawHeaders: string[];
   readonly socket: { readonly remoteAddress?: string | undefined };
+  /**
+   * Set by the net transport, which reads these headers as it parses the head, so that the common
+   * request never builds `headers`; node:http's request has no such member and `headers` is read.
+   */
+  readonly hot?: HotHeaders | undefined;
+}
+
+/** The headers every KMS call needs, as `headers` would give them (a repeated name joined by ", "). */
+export interface HotHeaders {
+  readonly target: string | undefined;
+  readonly authorization: string | undefined;
 }
 
 /** How the shared request handler answers, whichever transport carries the answer. */
