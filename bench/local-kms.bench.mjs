@@ -5,7 +5,11 @@
 // is its own: it reports process.cpuUsage() on GET /__admin/stats. The client's CPU is this process's.
 //
 // Bar (issue 2): at most 100 µs of server CPU per request, and the client, not the server, saturating
-// first. Run: pnpm build && pnpm bench local-kms   (env: BENCH_SECONDS=5 BENCH_RUNS=3)
+// first. Run: pnpm build && pnpm bench local-kms   (env: BENCH_SECONDS=5 BENCH_RUNS=3 BENCH_WARMUP=5)
+//
+// Each server is warmed up for BENCH_WARMUP seconds at concurrency 32 before any run. Runs 1-7 in
+// bench/RESULTS.md used 1.5 s; a perf profile of the server then showed TurboFan still compiling for
+// 2-3 s into the first run (14% of its samples over 8 s), which lands on whichever run comes first.
 import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,6 +22,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '..', 'packages', 'local-kms', 'dist', 'bin.js');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
 const CONCURRENCY = [1, 32];
 
 if (!existsSync(bin)) {
@@ -160,7 +165,7 @@ async function bench() {
       });
       client.__url = url;
       const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata.KeyId;
-      await measure(client, keyId, 32, 1.5); // warm up both JITs
+      await measure(client, keyId, 32, WARMUP); // warm up both JITs
       targets.push({ kind, client, keyId });
     }
     const rows = [];
@@ -242,7 +247,7 @@ async function logicOnly() {
 const rows = await bench();
 const logicUs = await logicOnly();
 console.log(
-  `GenerateDataKey, bare SDK, quotas off, ${SECONDS} s per run, median of ${RUNS} runs\n`,
+  `GenerateDataKey, bare SDK, quotas off, ${SECONDS} s per run after ${WARMUP} s of warm-up, median of ${RUNS} runs\n`,
 );
 console.log(
   '| server | concurrency | requests/s | server CPU µs/req | client CPU µs/req | server cores busy | client cores busy | requests/s per run |',
