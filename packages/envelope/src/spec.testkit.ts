@@ -357,15 +357,18 @@ export function countingKeyring(): { keyring: Keyring; decrypts: () => number } 
   };
 }
 
-/** Runs `input` through a decrypt stream: what reached the consumer, the error, and whether `'header'` fired. */
+/**
+ * Runs `input` through a decrypt stream: what reached the consumer, the error, and whether `'header'` fired.
+ * Each chunk the consumer receives is also copied into `out` as it arrives, for a caller that watches it.
+ */
 export async function streamDecrypt(
   input: Iterable<Buffer> | AsyncIterable<Buffer>,
   options: DecryptStreamOptions,
+  out: Buffer[] = [],
 ): Promise<{ out: Buffer; error: unknown; header: boolean }> {
   const d = decryptStream(options);
   let header = false;
   d.on('header', () => (header = true));
-  const out: Buffer[] = [];
   const error = await pipeline(
     Readable.from(input),
     d,
