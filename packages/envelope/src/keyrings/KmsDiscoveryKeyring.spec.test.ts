@@ -7,14 +7,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateKeyCommand, ReplicateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { startTestKms, type TestKms } from '../../../../test/support/index.js';
 import { DecryptionError } from '../errors.js';
 import type { EncryptedDataKey } from '../format/header.js';
 import { KmsDiscoveryKeyring } from './KmsDiscoveryKeyring.js';
 import { KmsKeyring } from './KmsKeyring.js';
 import type { DecryptionMaterials } from './types.js';
-import { materialsFor, rejection, kmsCalls as auditedCalls } from './keyrings.testkit.js';
+import {
+  materialsFor,
+  multiRegionKey,
+  newKey,
+  rejection,
+  kmsCalls as auditedCalls,
+} from './keyrings.testkit.js';
 
 const context = { purpose: 'discovery spec' };
 const ACCOUNT = '111122223333';
@@ -31,12 +37,9 @@ beforeAll(async () => {
   kms = await startTestKms({ quotas: false, auditLog: true });
   client = kms.client();
   eu = kms.client({ region: 'eu-west-1' });
-  keyA = (await client.send(new CreateKeyCommand({}))).KeyMetadata?.Arn as string;
-  keyEu = (await eu.send(new CreateKeyCommand({}))).KeyMetadata?.Arn as string;
-  mrk = (await client.send(new CreateKeyCommand({ MultiRegion: true }))).KeyMetadata?.Arn as string;
-  mrkReplica = (
-    await client.send(new ReplicateKeyCommand({ KeyId: mrk, ReplicaRegion: 'eu-west-1' }))
-  ).ReplicaKeyMetadata?.Arn as string;
+  keyA = await newKey(client);
+  keyEu = await newKey(eu);
+  ({ mrk, replica: mrkReplica } = await multiRegionKey(client, 'eu-west-1'));
 });
 afterAll(async () => {
   await kms?.close();

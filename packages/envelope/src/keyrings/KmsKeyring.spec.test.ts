@@ -8,12 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CreateKeyCommand,
-  EncryptCommand,
-  ReplicateKeyCommand,
-  type KMSClient,
-} from '@aws-sdk/client-kms';
+import { EncryptCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { InvalidOptionError } from '@steadykms/core';
 import { startTestKms, type TestKms } from '../../../../test/support/index.js';
 import { decrypt } from '../decrypt.js';
@@ -22,7 +17,13 @@ import { DecryptionError } from '../errors.js';
 import type { EncryptedDataKey } from '../format/header.js';
 import { KmsKeyring } from './KmsKeyring.js';
 import type { DecryptionMaterials, EncryptionMaterials } from './types.js';
-import { materialsFor, rejection, kmsCalls as auditedCalls } from './keyrings.testkit.js';
+import {
+  materialsFor,
+  multiRegionKey,
+  newKey,
+  rejection,
+  kmsCalls as auditedCalls,
+} from './keyrings.testkit.js';
 
 const context = { purpose: 'keyring spec' };
 
@@ -36,12 +37,9 @@ let mrkReplica: string;
 beforeAll(async () => {
   kms = await startTestKms({ quotas: false, auditLog: true });
   client = kms.client();
-  keyA = (await client.send(new CreateKeyCommand({}))).KeyMetadata?.Arn as string;
-  keyB = (await client.send(new CreateKeyCommand({}))).KeyMetadata?.Arn as string;
-  mrk = (await client.send(new CreateKeyCommand({ MultiRegion: true }))).KeyMetadata?.Arn as string;
-  mrkReplica = (
-    await client.send(new ReplicateKeyCommand({ KeyId: mrk, ReplicaRegion: 'eu-west-1' }))
-  ).ReplicaKeyMetadata?.Arn as string;
+  keyA = await newKey(client);
+  keyB = await newKey(client);
+  ({ mrk, replica: mrkReplica } = await multiRegionKey(client, 'eu-west-1'));
 });
 afterAll(async () => {
   await kms?.close();

@@ -1,4 +1,10 @@
 // Shared by the keyring specification tests (*.spec.test.ts); not part of the package build.
+import {
+  CreateKeyCommand,
+  ReplicateKeyCommand,
+  type CreateKeyCommandInput,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
 import type { TestKms } from '../../../../test/support/index.js';
 import type { EncryptionContext } from '../format/encryptionContext.js';
 import type { EncryptedDataKey } from '../format/header.js';
@@ -60,4 +66,24 @@ export async function kmsCalls(
     .auditEvents()
     .slice(before)
     .map((e) => [e.eventName, e.requestParameters?.['keyId']]);
+}
+
+/** A new symmetric KMS key's ARN. */
+export async function newKey(
+  client: KMSClient,
+  input: CreateKeyCommandInput = {},
+): Promise<string> {
+  return (await client.send(new CreateKeyCommand(input))).KeyMetadata?.Arn as string;
+}
+
+/** A new multi-Region key and its replica in `replicaRegion`, as ARNs. */
+export async function multiRegionKey(
+  client: KMSClient,
+  replicaRegion: string,
+): Promise<{ mrk: string; replica: string }> {
+  const mrk = await newKey(client, { MultiRegion: true });
+  const replica = (
+    await client.send(new ReplicateKeyCommand({ KeyId: mrk, ReplicaRegion: replicaRegion }))
+  ).ReplicaKeyMetadata?.Arn as string;
+  return { mrk, replica };
 }

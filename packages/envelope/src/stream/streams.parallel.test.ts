@@ -3,6 +3,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { chunked } from './streams.testkit.js';
 import {
   DecryptionError,
   MessageFormatError,
@@ -22,21 +23,6 @@ const keyring = new RawAesKeyring({
 
 /** Workers from the first byte, so small inputs exercise the parallel path. */
 const PARALLEL = { threads: 1, parallelAfterBytes: 0 } as const;
-
-/** Feeds `data` in chunks of the given sizes (cycling). */
-function chunked(data: Buffer, sizes: number[]): Readable {
-  return Readable.from(
-    (function* () {
-      let o = 0;
-      let i = 0;
-      while (o < data.length) {
-        const n = sizes[i++ % sizes.length] as number;
-        yield data.subarray(o, o + n);
-        o += n;
-      }
-    })(),
-  );
-}
 
 /** Runs `input` through `t`, keeping every chunk released; resolves with them and the error, if any. */
 async function run(

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
+import { chunked } from './streams.testkit.js';
 import {
   DecryptionError,
   MessageFormatError,
@@ -20,21 +21,6 @@ const keyring = new RawAesKeyring({
   keyName: 'k',
   wrappingKey: randomBytes(32),
 });
-
-/** Feeds `data` in chunks of the given sizes (cycling). */
-function chunked(data: Buffer, sizes: number[]): Readable {
-  return Readable.from(
-    (function* () {
-      let o = 0;
-      let i = 0;
-      while (o < data.length) {
-        const n = sizes[i++ % sizes.length] as number;
-        yield data.subarray(o, o + n);
-        o += n;
-      }
-    })(),
-  );
-}
 
 async function collect(r: NodeJS.ReadableStream): Promise<Buffer> {
   const parts: Buffer[] = [];
